@@ -1,0 +1,64 @@
+"""Runtime configuration: embedded defaults, scale-out through ANDON_* environment variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from control.plant.loader import DEMO_SITE
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANDON_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="state of an embedded install")
+    plant_file: Path = DEMO_SITE
+    # Application data (audit trail, work orders, approvals) and DBOS workflow state.
+    # Empty: SQLite files under data_dir. A postgresql:// URL holds both.
+    database_url: str = ""
+    opcua_url: str = "opc.tcp://127.0.0.1:4840/andon/"
+    opcua_security: bool = False  # Basic256Sha256 SignAndEncrypt + username/password
+    opcua_user: str = "andon-control"
+    opcua_password: str = ""
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_keys_file: Path | None = None  # default: data_dir/api_keys.json
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @cached_property
+    def keys_path(self) -> Path:
+        return self.api_keys_file or self.data_dir / "api_keys.json"
+
+    @cached_property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
+
+    def app_database_url(self) -> str:
+        """SQLAlchemy async URL for application data."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'andon.sqlite').resolve()}"
+        return _with_driver(self.database_url, "psycopg")
+
+    def workflow_database_url(self) -> str:
+        """URL for DBOS's system database (plain driver, DBOS picks its own)."""
+        if not self.database_url:
+            return f"sqlite:///{(self.data_dir / 'workflows.sqlite').resolve()}"
+        return _with_driver(self.database_url, None)
+
+
+def _with_driver(url: str, driver: str | None) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"ANDON_DATABASE_URL is not a URL: {url!r}")
+    base = scheme.split("+", 1)[0]
+    if base == "postgres":
+        base = "postgresql"
+    if base not in {"postgresql", "sqlite"}:
+        raise ValueError(f"ANDON_DATABASE_URL must be postgresql:// or sqlite://, got {scheme}://")
+    if base == "sqlite" and driver == "psycopg":
+        driver = "aiosqlite"
+    return f"{base}+{driver}://{rest}" if driver else f"{base}://{rest}"

@@ -1,0 +1,77 @@
+"""Work-order contracts shared by the API, plans and the store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Priority(StrEnum):
+    emergency = "emergency"  # P1: now, production or safety at stake
+    high = "high"  # P2: this shift
+    medium = "medium"  # P3: this week
+    low = "low"  # P4: next planned stop
+
+
+class WorkOrderStatus(StrEnum):
+    open = "open"
+    planned = "planned"
+    in_progress = "in_progress"
+    on_hold = "on_hold"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class FailureMode(StrEnum):
+    """ISO 14224 failure-mode codes (Table B.6, rotating and mechanical equipment)."""
+
+    AIR = "AIR"  # abnormal instrument reading
+    BRD = "BRD"  # breakdown
+    ELP = "ELP"  # external leakage - process medium
+    ELU = "ELU"  # external leakage - utility medium
+    ERO = "ERO"  # erratic output
+    FTS = "FTS"  # fail to start on demand
+    STP = "STP"  # fail to stop on demand
+    HIO = "HIO"  # high output
+    LOO = "LOO"  # low output
+    NOI = "NOI"  # noise
+    OHE = "OHE"  # overheating
+    PDE = "PDE"  # parameter deviation
+    SER = "SER"  # minor in-service problems
+    STD = "STD"  # structural deficiency
+    VIB = "VIB"  # vibration
+    OTH = "OTH"  # other
+    UNK = "UNK"  # unknown
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    part_number: str = Field(min_length=1, max_length=64)
+    description: str = Field(default="", max_length=200)
+    quantity: int = Field(default=1, ge=1, le=1000)
+
+
+class WorkOrderDraft(BaseModel):
+    """What a person, a rule or a model asks for; the store adds id, status and times."""
+
+    model_config = ConfigDict(extra="forbid")
+    asset: str = Field(min_length=1, max_length=64)
+    symptom: str = Field(min_length=3, max_length=500)
+    failure_mode: FailureMode = FailureMode.UNK
+    priority: Priority = Priority.medium
+    tasks: list[str] = Field(default_factory=list, max_length=30)
+    parts: list[Part] = Field(default_factory=list, max_length=30)
+    lockout_required: bool = False
+    due: datetime | None = None
+
+
+class WorkOrder(WorkOrderDraft):
+    id: str
+    status: WorkOrderStatus
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    source_request: str | None = None  # id of the plan request that opened it, if any
+    status_note: str | None = None
