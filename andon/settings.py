@@ -22,7 +22,9 @@ class Settings(BaseSettings):
     opcua_url: str = "opc.tcp://127.0.0.1:4840/andon/"
     opcua_security: bool = False  # Basic256Sha256 SignAndEncrypt + username/password
     opcua_user: str = "andon-control"
-    opcua_password: str = ""
+    opcua_password: str = (
+        "andon-demo-control"  # the simulator's demo login; set it for a real plant
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_keys_file: Path | None = None  # default: data_dir/api_keys.json

@@ -1,0 +1,152 @@
+"""The Andon application: wires the domain packages together; it owns no logic of its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from urllib.parse import urlsplit
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from andon.settings import Settings
+from andon.workflows import launch_workflows, shutdown_workflows
+from control.audit.log import AuditLog
+from control.audit.router import router as audit_router
+from control.auth.keys import KeyStore
+from control.db import create_schema, make_engine, session_factory
+from control.events.bus import EventBus
+from control.events.router import router as events_router
+from control.execution.router import router as execution_router
+from control.execution.runtime import Services, bind
+from control.execution.service import ExecutionService
+from control.execution.store import RequestStore
+from control.metrics import PLANT_CONNECTED
+from control.opcua.connection import SecurityConfig
+from control.opcua.driver import PlantDriver
+from control.plant.loader import load_plant
+from control.plant.models import PlantModel
+from control.plant.router import router as plant_router
+from control.safety.router import router as safety_router
+from control.workorders.router import router as work_orders_router
+from control.workorders.store import WorkOrderStore
+from simulator.security import SecuritySettings
+from simulator.server import SimulatedPlant
+
+log = structlog.get_logger()
+
+
+def create_app(settings: Settings, *, embedded_simulator: bool = False) -> FastAPI:
+    """Build the API. With `embedded_simulator` the simulated plant runs in this process."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            plant = load_plant(settings.plant_file)
+            if embedded_simulator:
+                sim = _simulator(plant, settings)
+                await sim.start()
+                stack.push_async_callback(sim.stop)
+                app.state.simulator = sim
+            engine = make_engine(settings.app_database_url())
+            stack.push_async_callback(engine.dispose)
+            await create_schema(engine)
+            events = EventBus()
+            driver = PlantDriver(plant, settings.opcua_url, security=_driver_security(settings))
+            driver.on_change(_publish_changes(events))
+            await driver.connect(wait=False)
+            stack.push_async_callback(driver.close)
+            services = Services(
+                plant=plant,
+                driver=driver,
+                audit=AuditLog(engine, anchor_path=settings.data_dir / "audit.anchor"),
+                requests=RequestStore(session_factory(engine)),
+                work_orders=WorkOrderStore(engine),
+                events=events,
+            )
+            bind(services)
+            stack.callback(bind, None)
+            launch_workflows(settings)
+            stack.callback(shutdown_workflows)
+            abandoned = await ExecutionService(services).abandon_unstarted()
+            app.state.services = services
+            app.state.keys = KeyStore(settings.keys_path, roles={r.id for r in plant.roles})
+            app.state.engine = engine
+            log.info("andon ready", opcua=settings.opcua_url, abandoned_requests=abandoned)
+            yield
+
+    app = FastAPI(
+        title="Andon control plane",
+        version="0.1.0",
+        description="Deterministic, interlocked, audited plant control for the MES and operators.",
+        lifespan=lifespan,
+    )
+    for router in (
+        plant_router,
+        execution_router,
+        safety_router,
+        work_orders_router,
+        audit_router,
+        events_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready when the database answers and the plant session is up."""
+        services: Services = request.app.state.services
+        checks: dict[str, str] = {"plant": "ok" if services.driver.connected else "disconnected"}
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # any driver error means not ready
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics(request: Request) -> PlainTextResponse:
+        PLANT_CONNECTED.set(1 if request.app.state.services.driver.connected else 0)
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never leak a stack trace to a client; the log has it.
+        log.exception("unhandled error", path=request.url.path)
+        return JSONResponse(
+            {"detail": "internal error; the server log has the details"}, status_code=500
+        )
+
+    return app
+
+
+def _simulator(plant: PlantModel, settings: Settings) -> SimulatedPlant:
+    url = urlsplit(settings.opcua_url)
+    security = SecuritySettings(pki_dir=settings.pki_dir) if settings.opcua_security else None
+    return SimulatedPlant(
+        plant, host=url.hostname or "127.0.0.1", port=url.port or 4840, security=security
+    )
+
+
+def _driver_security(settings: Settings) -> SecurityConfig | None:
+    if not settings.opcua_security:
+        return None
+    return SecurityConfig(settings.pki_dir, settings.opcua_user, settings.opcua_password)
+
+
+def _publish_changes(events: EventBus) -> Callable[[str, str, object], None]:
+    def on_change(asset: str, name: str, value: object) -> None:
+        kind = "alarm" if name in {"ActiveAlarms", "UnacknowledgedAlarms"} else "state"
+        events.publish(kind, {"asset": asset, "name": name, "value": value})
+
+    return on_change

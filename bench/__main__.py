@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import control
+
+SUITES = {"control": control.run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("suite", choices=sorted(SUITES))
+    parser.add_argument("--json", type=Path, required=True, help="where to write the results")
+    parser.add_argument("--quick", action="store_true", help="a shorter run (smoke test)")
+    args = parser.parse_args(argv)
+    console = Console()
+    results = SUITES[args.suite](quick=args.quick, console=console)
+    table = Table(title=f"bench {args.suite}{' (quick)' if args.quick else ''}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in results.items():
+        table.add_row(key, f"{value:.2f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Control round trip: REST action -> decision -> OPC-UA write -> read-back -> response.
+
+Runs the real thing as a user would: the simulated plant and the API each in their own
+process on loopback, embedded defaults (SQLite), an operator's API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+
+from control.auth.keys import KeyStore
+from control.plant.loader import load_plant
+from simulator.server import free_tcp_port
+
+# (asset, tag, two values within max_step of each other and inside the safe range)
+TARGETS = (
+    ("conveyor-2", "speed_mps", (0.8, 0.9)),
+    ("press-3", "speed_spm", (20.0, 22.0)),
+    ("feeder-2", "feed_length_mm", (420.0, 440.0)),
+    ("press-1", "speed_spm", (30.0, 32.0)),
+    ("feeder-1", "feed_length_mm", (300.0, 320.0)),
+)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@contextmanager
+def running_system(data_dir: Path) -> Iterator[tuple[str, str]]:
+    """Start simulator and API as separate processes; yield (API base URL, operator key)."""
+    sim_port, api_port = free_tcp_port(), free_tcp_port()
+    env = {
+        **os.environ,
+        "ANDON_DATA_DIR": str(data_dir),
+        "ANDON_OPCUA_URL": f"opc.tcp://127.0.0.1:{sim_port}/andon/",
+        "ANDON_LOG_LEVEL": "WARNING",
+    }
+    plant = load_plant()
+    keys = KeyStore(data_dir / "api_keys.json", roles={r.id for r in plant.roles})
+    operator = keys.create("bench-operator", "operator")
+    andon = [sys.executable, "-m", "andon.cli"]
+    sim = subprocess.Popen([*andon, "sim", "run", "--port", str(sim_port)], env=env)
+    api = subprocess.Popen([*andon, "api", "--port", str(api_port)], env=env)
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or api.poll() is not None or sim.poll() is not None:
+                raise RuntimeError("the system did not become ready within 60 s")
+            time.sleep(0.2)
+        yield base, operator
+    finally:
+        for proc in (api, sim):
+            proc.terminate()
+        for proc in (api, sim):
+            proc.wait(timeout=20)
+
+
+async def _action(client: httpx.AsyncClient, asset: str, tag: str, value: float) -> float:
+    body = {
+        "action": {"command": "set_parameter", "asset": asset, "tag": tag, "value": value},
+        "reason": "benchmark",
+    }
+    started = time.perf_counter()
+    response = await client.post("/actions", json=body)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"action failed: {response.status_code} {response.text[:300]}")
+    return elapsed
+
+
+async def _measure(
+    base: str, key: str, n_seq: int, n_conc: int, clients: int, n_estop: int, progress: Progress
+):
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        task = progress.add_task("sequential actions", total=n_seq)
+        sequential = []
+        for i in range(n_seq):
+            asset, tag, values = TARGETS[0]
+            sequential.append(await _action(client, asset, tag, values[i % 2]))
+            progress.advance(task)
+
+        task = progress.add_task(f"concurrent actions ({clients} clients)", total=n_conc)
+        counter = itertools.count()
+
+        async def worker(target: tuple[str, str, tuple[float, float]]) -> list[float]:
+            asset, tag, values = target
+            out = []
+            while next(counter) < n_conc:
+                out.append(await _action(client, asset, tag, values[len(out) % 2]))
+                progress.advance(task)
+            return out
+
+        started = time.perf_counter()
+        per_worker = await asyncio.gather(
+            *(worker(TARGETS[i % len(TARGETS)]) for i in range(clients))
+        )
+        wall = time.perf_counter() - started
+        concurrent = [x for xs in per_worker for x in xs]
+
+        task = progress.add_task("emergency stops", total=n_estop)
+        estops = []
+        for _ in range(n_estop):
+            started = time.perf_counter()
+            response = await client.post(
+                "/lines/line-1/emergency-stop", json={"reason": "benchmark"}
+            )
+            estops.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"e-stop failed: {response.status_code} {response.text[:300]}")
+            progress.advance(task)
+    return sequential, concurrent, wall, estops
+
+
+def run(quick: bool, console: Console) -> dict[str, float | int | str]:
+    n_seq, n_conc, n_estop = (100, 200, 50) if quick else (1000, 3000, 300)
+    clients = len(TARGETS)
+    with (
+        tempfile.TemporaryDirectory(prefix="andon-bench-") as tmp,
+        running_system(Path(tmp)) as (base, key),
+        Progress(console=console, transient=True) as progress,
+    ):
+        sequential, concurrent, wall, estops = asyncio.run(
+            _measure(base, key, n_seq, n_conc, clients, n_estop, progress)
+        )
+    return {
+        "control_roundtrip_p50_ms": statistics.median(sequential),
+        "control_roundtrip_p99_ms": percentile(sequential, 0.99),
+        "control_actions_per_s": len(concurrent) / wall,
+        "control_concurrent_p99_ms": percentile(concurrent, 0.99),
+        "estop_p50_ms": statistics.median(estops),
+        "estop_p99_ms": percentile(estops, 0.99),
+        "sequential_actions": len(sequential),
+        "concurrent_actions": len(concurrent),
+        "concurrent_clients": clients,
+        "estops": len(estops),
+    }

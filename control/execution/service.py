@@ -1,0 +1,186 @@
+"""Submitting requests and answering approvals: the imperative shell around `evaluate`."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from dbos import DBOS, SetWorkflowID
+
+from control.actions.models import ActionRequest, Requester
+from control.decisions.evaluate import evaluate
+from control.decisions.models import Decision, Outcome
+from control.execution.models import RequestRecord, RequestStatus
+from control.execution.runtime import Services
+from control.execution.store import IdempotencyConflict, body_hash
+from control.execution.workflows import APPROVAL_TOPIC, execute_request
+from control.metrics import DECISIONS
+from control.opcua.driver import DriverError
+from control.state.models import PlantState
+
+log = structlog.get_logger()
+
+_STATUS_OF = {
+    Outcome.allowed: RequestStatus.executing,
+    Outcome.needs_approval: RequestStatus.waiting_approval,
+    Outcome.denied: RequestStatus.denied,
+}
+
+
+class ApprovalError(Exception):
+    """The approval cannot be given: wrong person, wrong role, or nothing to approve."""
+
+    def __init__(self, message: str, *, forbidden: bool) -> None:
+        super().__init__(message)
+        self.forbidden = forbidden  # True: this person may not; False: the request is not waiting
+
+
+def _message(decision: Decision) -> str:
+    match decision.outcome:
+        case Outcome.denied:
+            return "denied: " + "; ".join(decision.reasons)
+        case Outcome.needs_approval:
+            roles = ", ".join(sorted(decision.approver_roles))
+            return f"waiting for approval by another person with role {roles}: " + "; ".join(
+                decision.reasons
+            )
+        case _:
+            return "executing"
+
+
+class ExecutionService:
+    def __init__(self, services: Services, result_timeout_s: float = 30.0) -> None:
+        self._svc = services
+        self._result_timeout_s = result_timeout_s
+
+    async def submit(
+        self, request: ActionRequest, requester: Requester, idempotency_key: str | None
+    ) -> RequestRecord:
+        svc = self._svc
+        if idempotency_key is not None:
+            found = await svc.requests.find_by_key(requester.user, idempotency_key)
+            if found is not None:
+                existing, digest = found
+                if digest != body_hash(request):
+                    raise IdempotencyConflict(idempotency_key)
+                return await self._settled(existing)
+        request_id = f"req-{uuid.uuid4().hex}"
+        audit_common = {
+            "actor": requester.user,
+            "role": requester.role,
+            "subject": ",".join(sorted({a.asset for a in request.plan.steps})),
+            "request_id": request_id,
+            "proposed_by": request.proposed_by,
+            "reason": request.reason,
+        }
+        await svc.audit.append(kind="request", data=request.model_dump(mode="json"), **audit_common)
+        try:
+            state = await svc.driver.read_state(sorted({a.asset for a in request.plan.steps}))
+        except DriverError as exc:
+            log.warning("plant state unavailable", error=str(exc))
+            state = PlantState(connected=False)
+        decision = evaluate(request, svc.plant, state, requester)
+        DECISIONS.labels(decision.outcome.value).inc()
+        await svc.audit.append(
+            kind="decision", data=decision.model_dump(mode="json"), **audit_common
+        )
+        now = datetime.now(UTC)
+        status = _STATUS_OF[decision.outcome]
+        record = RequestRecord(
+            id=request_id,
+            status=status,
+            requester=requester,
+            request=request,
+            decision=decision,
+            expires_at=now + timedelta(seconds=svc.plant.approval_ttl_s)
+            if status is RequestStatus.waiting_approval
+            else None,
+            created_at=now,
+            updated_at=now,
+            message=_message(decision),
+        )
+        stored = await svc.requests.create(record, idempotency_key)
+        if stored.id != request_id:  # lost a race on the same idempotency key
+            return await self._settled(stored)
+        svc.events.publish(
+            "decision",
+            {
+                "request_id": request_id,
+                "outcome": decision.outcome.value,
+                "message": record.message,
+            },
+        )
+        if status is RequestStatus.denied:
+            return stored
+        with SetWorkflowID(request_id):
+            handle = await DBOS.start_workflow_async(execute_request, request_id)
+        if status is RequestStatus.executing:
+            await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
+            return await svc.requests.get(request_id)
+        return stored
+
+    async def answer_approval(
+        self, request_id: str, approver: Requester, approve: bool, reason: str
+    ) -> RequestRecord:
+        svc = self._svc
+        record = await svc.requests.get(request_id)
+        if record.status is not RequestStatus.waiting_approval:
+            raise ApprovalError(
+                f"request {request_id} is {record.status.value}, not waiting for approval",
+                forbidden=False,
+            )
+        if record.expires_at and record.expires_at <= datetime.now(UTC):
+            raise ApprovalError(
+                f"request {request_id} expired at {record.expires_at.isoformat()}", forbidden=False
+            )
+        if approver.user == record.requester.user:
+            raise ApprovalError(
+                "four-eyes rule: the requester cannot approve their own request", forbidden=True
+            )
+        if approver.role not in record.decision.approver_roles:
+            roles = ", ".join(sorted(record.decision.approver_roles))
+            raise ApprovalError(
+                f"role {approver.role} may not approve this request (needs: {roles})",
+                forbidden=True,
+            )
+        await svc.requests.record_approval(request_id, approver.user, reason)
+        await svc.audit.append(
+            kind="approval",
+            actor=approver.user,
+            role=approver.role,
+            subject=",".join(sorted({a.asset for a in record.request.plan.steps})),
+            request_id=request_id,
+            proposed_by=record.request.proposed_by,
+            reason=reason,
+            data={"approved": approve},
+        )
+        await DBOS.send_async(
+            request_id, {"approved": approve, "by": approver.user, "reason": reason}, APPROVAL_TOPIC
+        )
+        handle = await DBOS.retrieve_workflow_async(request_id)
+        await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
+        return await svc.requests.get(request_id)
+
+    async def _settled(self, record: RequestRecord) -> RequestRecord:
+        """The request as it stands once any execution in flight has finished."""
+        if record.status is RequestStatus.executing:
+            handle = await DBOS.retrieve_workflow_async(record.id)
+            await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
+            return await self._svc.requests.get(record.id)
+        return record
+
+    async def abandon_unstarted(self) -> int:
+        """Requests stored but whose workflow never started (crash in between): nothing acted."""
+        count = 0
+        for status in (RequestStatus.executing, RequestStatus.waiting_approval):
+            for record in await self._svc.requests.list(status=status, limit=10_000):
+                if await DBOS.get_workflow_status_async(record.id) is None:
+                    await self._svc.requests.update(
+                        record.id,
+                        status=RequestStatus.failed,
+                        message="interrupted before execution started; nothing was actuated",
+                    )
+                    count += 1
+        return count
