@@ -17,7 +17,7 @@ from andon.workflows import launch_workflows, shutdown_workflows
 from control.audit.log import AuditLog
 from control.audit.router import router as audit_router
 from control.auth.keys import KeyStore
-from control.db import create_schema, make_engine, session_factory
+from control.db import create_schema, make_engine
 from control.events.bus import EventBus
 from control.events.router import router as events_router
 from control.execution.router import router as execution_router
@@ -64,7 +64,7 @@ def create_app(settings: Settings, *, embedded_simulator: bool = False) -> FastA
                 plant=plant,
                 driver=driver,
                 audit=AuditLog(engine, anchor_path=settings.data_dir / "audit.anchor"),
-                requests=RequestStore(session_factory(engine)),
+                requests=RequestStore(engine),
                 work_orders=WorkOrderStore(engine),
                 events=events,
             )

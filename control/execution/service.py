@@ -10,6 +10,7 @@ import structlog
 from dbos import DBOS, SetWorkflowID
 
 from control.actions.models import ActionRequest, Requester
+from control.audit.log import AuditEntry
 from control.decisions.evaluate import evaluate
 from control.decisions.models import Decision, Outcome
 from control.execution.models import RequestRecord, RequestStatus
@@ -75,7 +76,6 @@ class ExecutionService:
             "proposed_by": request.proposed_by,
             "reason": request.reason,
         }
-        await svc.audit.append(kind="request", data=request.model_dump(mode="json"), **audit_common)
         try:
             state = await svc.driver.read_state(sorted({a.asset for a in request.plan.steps}))
         except DriverError as exc:
@@ -83,8 +83,12 @@ class ExecutionService:
             state = PlantState(connected=False)
         decision = evaluate(request, svc.plant, state, requester)
         DECISIONS.labels(decision.outcome.value).inc()
-        await svc.audit.append(
-            kind="decision", data=decision.model_dump(mode="json"), **audit_common
+        await svc.audit.append_many(
+            [
+                AuditEntry(kind="request", data=request.model_dump(mode="json")),
+                AuditEntry(kind="decision", data=decision.model_dump(mode="json")),
+            ],
+            **audit_common,
         )
         now = datetime.now(UTC)
         status = _STATUS_OF[decision.outcome]
@@ -115,10 +119,9 @@ class ExecutionService:
         if status is RequestStatus.denied:
             return stored
         with SetWorkflowID(request_id):
-            handle = await DBOS.start_workflow_async(execute_request, request_id)
+            handle = await DBOS.start_workflow_async(execute_request, stored)
         if status is RequestStatus.executing:
-            await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
-            return await svc.requests.get(request_id)
+            return await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
         return stored
 
     async def answer_approval(
@@ -160,15 +163,13 @@ class ExecutionService:
             request_id, {"approved": approve, "by": approver.user, "reason": reason}, APPROVAL_TOPIC
         )
         handle = await DBOS.retrieve_workflow_async(request_id)
-        await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
-        return await svc.requests.get(request_id)
+        return await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
 
     async def _settled(self, record: RequestRecord) -> RequestRecord:
         """The request as it stands once any execution in flight has finished."""
         if record.status is RequestStatus.executing:
             handle = await DBOS.retrieve_workflow_async(record.id)
-            await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
-            return await self._svc.requests.get(record.id)
+            return await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
         return record
 
     async def abandon_unstarted(self) -> int:

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import JSON, String, UniqueConstraint, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control.actions.models import ActionRequest, Requester
-from control.db import Base, UTCDateTime
+from control.db import Base, UTCDateTime, serialized_writes, session_factory
 from control.decisions.models import Decision
 from control.execution.models import RequestRecord, RequestStatus, StepResult
 
@@ -69,8 +69,9 @@ def _to_record(row: RequestRow) -> RequestRecord:
 
 
 class RequestStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = session_factory(engine)
 
     async def find_by_key(self, user: str, key: str) -> tuple[RequestRecord, str] | None:
         """The request an idempotency key already named, with its body hash."""
@@ -108,7 +109,7 @@ class RequestStore:
             updated_at=record.updated_at,
         )
         try:
-            async with self._sessions.begin() as session:
+            async with serialized_writes(self._engine), self._sessions.begin() as session:
                 session.add(row)
         except IntegrityError:
             if idempotency_key is None:
@@ -143,7 +144,7 @@ class RequestStore:
 
     async def record_approval(self, request_id: str, approver: str, reason: str) -> None:
         """Claim the approval decision; exactly one approver can win it."""
-        async with self._sessions.begin() as session:
+        async with serialized_writes(self._engine), self._sessions.begin() as session:
             result = await session.execute(
                 update(RequestRow)
                 .where(
@@ -163,25 +164,23 @@ class RequestStore:
         status: RequestStatus,
         message: str | None = None,
         steps: tuple[StepResult, ...] | None = None,
-        decision: Decision | None = None,
-        approver: str | None = None,
-        approval_reason: str | None = None,
     ) -> RequestRecord:
-        async with self._sessions.begin() as session:
-            row = await session.get(RequestRow, request_id)
+        values: dict[str, object] = {"status": status.value, "updated_at": datetime.now(UTC)}
+        if message is not None:
+            values["message"] = message
+        if steps is not None:
+            values["steps"] = [s.model_dump(mode="json") for s in steps]
+        # One UPDATE ... RETURNING: a read-then-write transaction could lose SQLite's
+        # write lock to a concurrent writer (SQLITE_BUSY_SNAPSHOT) instead of waiting.
+        async with serialized_writes(self._engine), self._sessions.begin() as session:
+            row = await session.scalar(
+                update(RequestRow)
+                .where(RequestRow.id == request_id)
+                .values(values)
+                .returning(RequestRow)
+            )
             if row is None:
                 raise RequestNotFound(request_id)
-            row.status = status.value
-            row.updated_at = datetime.now(UTC)
-            if message is not None:
-                row.message = message
-            if steps is not None:
-                row.steps = [s.model_dump(mode="json") for s in steps]
-            if decision is not None:
-                row.decision = decision.model_dump(mode="json")
-            if approver is not None:
-                row.approver = approver
-                row.approval_reason = approval_reason
             return _to_record(row)
 
 

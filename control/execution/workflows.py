@@ -25,6 +25,7 @@ from control.actions.models import (
     RunCommand,
     SetParameter,
 )
+from control.audit.log import AuditEntry
 from control.decisions.evaluate import evaluate
 from control.decisions.models import Outcome
 from control.execution.models import RequestRecord, RequestStatus, StepResult
@@ -40,8 +41,9 @@ CRASH_AFTER_ACTUATION = "ANDON_TEST_CRASH_AFTER_ACTUATION"
 
 
 @DBOS.workflow(name="andon.execute_request")
-async def execute_request(request_id: str) -> str:
-    record = await _load(request_id)
+async def execute_request(record: RequestRecord) -> RequestRecord:
+    """Run one request to its end; `record` is the request as stored when it was submitted."""
+    request_id, steps = record.id, record.request.plan.steps
     approved = record.status is RequestStatus.waiting_approval
     if approved:
         remaining = (
@@ -49,44 +51,31 @@ async def execute_request(request_id: str) -> str:
         )
         verdict = await DBOS.recv_async(APPROVAL_TOPIC, timeout_seconds=max(remaining, 0.01))
         if verdict is None:
-            return await _finish(request_id, RequestStatus.expired, "nobody approved in time", ())
+            return await _finish(record, RequestStatus.expired, "nobody approved in time", ())
         if not verdict["approved"]:
-            return await _finish(
-                request_id,
-                RequestStatus.rejected,
-                f"rejected by {verdict['by']}: {verdict['reason']}",
-                (),
-            )
+            message = f"rejected by {verdict['by']}: {verdict['reason']}"
+            return await _finish(record, RequestStatus.rejected, message, ())
         await _mark_executing(request_id)
     results: list[StepResult] = []
-    for index in range(len(record.request.plan.steps)):
+    for index, action in enumerate(steps):
         if approved or index > 0:
             # State may have moved since the plan was judged: judge this step again, now.
-            refusal = await _recheck(request_id, index)
+            refusal = await _recheck(record, action)
             if refusal:
                 results.append(StepResult(index=index, ok=False, detail=refusal))
                 break
-        result = await _actuate(request_id, index)
+        result = await _actuate(record, index)
         results.append(result)
         if not result.ok:
             break
     if all(r.ok for r in results):
         return await _finish(
-            request_id, RequestStatus.executed, "executed and verified", tuple(results)
+            record, RequestStatus.executed, "executed and verified", tuple(results)
         )
     failed = results[-1]
-    done = f"{len(results) - 1} of {len(record.request.plan.steps)} steps executed"
-    return await _finish(
-        request_id,
-        RequestStatus.failed,
-        f"step {failed.index + 1} failed: {failed.detail} ({done})",
-        tuple(results),
-    )
-
-
-@DBOS.step(name="andon.load_request")
-async def _load(request_id: str) -> RequestRecord:
-    return await services().requests.get(request_id)
+    done = f"{len(results) - 1} of {len(steps)} steps executed"
+    message = f"step {failed.index + 1} failed: {failed.detail} ({done})"
+    return await _finish(record, RequestStatus.failed, message, tuple(results))
 
 
 @DBOS.step(name="andon.mark_executing")
@@ -95,11 +84,9 @@ async def _mark_executing(request_id: str) -> None:
 
 
 @DBOS.step(name="andon.recheck")
-async def _recheck(request_id: str, index: int) -> str | None:
+async def _recheck(record: RequestRecord, action: Action) -> str | None:
     """Re-evaluate one step against the plant as it is now; the refusal, if any."""
     svc = services()
-    record = await svc.requests.get(request_id)
-    action = record.request.plan.steps[index]
     try:
         state = await svc.driver.read_state([action.asset])
     except DriverError as exc:
@@ -110,55 +97,50 @@ async def _recheck(request_id: str, index: int) -> str | None:
         proposed_by=record.request.proposed_by,
     )
     decision = evaluate(single, svc.plant, state, record.requester)
-    if decision.outcome is Outcome.denied:
-        return "; ".join(decision.reasons)
-    return None
+    return "; ".join(decision.reasons) if decision.outcome is Outcome.denied else None
 
 
 @DBOS.step(name="andon.actuate")
-async def _actuate(request_id: str, index: int) -> StepResult:
+async def _actuate(record: RequestRecord, index: int) -> StepResult:
     svc = services()
-    record = await svc.requests.get(request_id)
     action = record.request.plan.steps[index]
-    key = f"{request_id}:{index}"
-    common: dict[str, Any] = {
-        "actor": record.requester.user,
-        "role": record.requester.role,
-        "subject": action.asset,
-        "request_id": request_id,
-        "proposed_by": record.request.proposed_by,
-        "reason": record.request.reason,
-    }
-    await svc.audit.append(
-        kind="write", data={"step": index, "key": key, **action.model_dump(mode="json")}, **common
-    )
+    key = f"{record.id}:{index}"
     try:
         result = await _perform(action, key, record)
     except (ActuationError, DriverError) as exc:
         result = StepResult(index=index, ok=False, detail=str(exc))
+    result = result.model_copy(update={"index": index})
     if os.environ.get(CRASH_AFTER_ACTUATION) == key:
         os.kill(os.getpid(), signal.SIGKILL)
-    await svc.audit.append(
-        kind="readback",
-        data={
-            "step": index,
-            "key": key,
-            "ok": result.ok,
-            "detail": result.detail,
-            "readback": result.readback,
-        },
-        **common,
+    # What was sent and what the plant confirmed, in one transaction after the fact: the
+    # intent is already durable as the workflow's input.
+    await svc.audit.append_many(
+        [
+            AuditEntry(
+                kind="write", data={"step": index, "key": key, **action.model_dump(mode="json")}
+            ),
+            AuditEntry(
+                kind="readback", data={"step": index, "key": key, **result.model_dump(mode="json")}
+            ),
+        ],
+        **_audit_context(record, subject=action.asset),
     )
     svc.events.publish(
         "actuation",
-        {
-            "request_id": request_id,
-            "step": index,
-            "asset": action.asset,
-            **result.model_dump(mode="json"),
-        },
+        {"request_id": record.id, "asset": action.asset, **result.model_dump(mode="json")},
     )
-    return result.model_copy(update={"index": index})
+    return result
+
+
+def _audit_context(record: RequestRecord, subject: str) -> dict[str, Any]:
+    return {
+        "actor": record.requester.user,
+        "role": record.requester.role,
+        "subject": subject,
+        "request_id": record.id,
+        "proposed_by": record.request.proposed_by,
+        "reason": record.request.reason,
+    }
 
 
 async def _perform(action: Action, key: str, record: RequestRecord) -> StepResult:
@@ -194,21 +176,16 @@ async def _perform(action: Action, key: str, record: RequestRecord) -> StepResul
 
 @DBOS.step(name="andon.finish")
 async def _finish(
-    request_id: str, status: RequestStatus, message: str, steps: tuple[StepResult, ...]
-) -> str:
+    record: RequestRecord, status: RequestStatus, message: str, steps: tuple[StepResult, ...]
+) -> RequestRecord:
     svc = services()
-    record = await svc.requests.update(request_id, status=status, message=message, steps=steps)
-    await svc.audit.append(
-        kind="result",
-        actor=record.requester.user,
-        role=record.requester.role,
-        subject=",".join(sorted({a.asset for a in record.request.plan.steps})),
-        request_id=request_id,
-        proposed_by=record.request.proposed_by,
-        reason=record.request.reason,
-        data={"status": status.value, "message": message},
+    final = await svc.requests.update(record.id, status=status, message=message, steps=steps)
+    subject = ",".join(sorted({a.asset for a in record.request.plan.steps}))
+    await svc.audit.append_many(
+        [AuditEntry(kind="result", data={"status": status.value, "message": message})],
+        **_audit_context(record, subject=subject),
     )
     svc.events.publish(
-        "request", {"request_id": request_id, "status": status.value, "message": message}
+        "request", {"request_id": record.id, "status": status.value, "message": message}
     )
-    return status.value
+    return final

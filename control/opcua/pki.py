@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ class KeyPair:
 
 async def ensure_keypair(pki_dir: Path, name: str, app_uri: str, server: bool) -> KeyPair:
     """Create (or reuse, if still valid) a self-signed application certificate and key."""
-    pki_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(pki_dir.mkdir, parents=True, exist_ok=True)
     pair = KeyPair(
         cert=pki_dir / f"{name}-cert.der", key=pki_dir / f"{name}-key.pem", app_uri=app_uri
     )

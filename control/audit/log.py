@@ -1,0 +1,294 @@
+"""The append-only, hash-chained audit log.
+
+Record n stores prev_hash = hash of record n-1 (64 zeros for seq 1) and hash = sha256 of
+its own canonical JSON including prev_hash, so an edited, deleted, inserted or reordered
+record breaks the chain at that point. See `anchor` for the tail.
+
+Appends are serialised so the chain never forks: an asyncio.Lock between tasks of one
+process, and between processes a database lock held for the whole read-head-then-insert
+transaction (PostgreSQL: a transaction-scoped advisory lock per schema; SQLite:
+BEGIN IMMEDIATE). The primary key on seq refuses a fork even if a lock were bypassed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import Text, cast, insert, select, text
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from control.actions.models import ProposedBy
+from control.audit.anchor import Anchor, AnchorError, HeadAnchor
+from control.audit.records import (
+    GENESIS_HASH,
+    AuditKind,
+    AuditRecord,
+    canonical_json,
+    record_hash,
+)
+from control.audit.tables import audit_records as t
+from control.db import EXCLUSIVE_WRITE, write_lock
+
+# Advisory lock key space "ANDO"; the second key is the schema, so schemas do not contend.
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(1095648335, hashtext(current_schema()))")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    ok: bool
+    records: int  # records checked
+    head_seq: int  # last record that checked out (0 for an empty or broken-at-1 chain)
+    head_hash: str
+    anchor: Anchor | None  # None: no anchor file, tail truncation not checked
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+    def summary(self) -> str:
+        if not self.ok:
+            where = f" at seq {self.first_bad_seq}" if self.first_bad_seq else ""
+            return f"TAMPERED{where}: {self.problem}"
+        anchor = (
+            f"anchor seq {self.anchor.seq} matches"
+            if self.anchor
+            else "no anchor: tail truncation not checked"
+        )
+        return (
+            f"OK: {self.records} records, head seq {self.head_seq} hash {self.head_hash} ({anchor})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One record of a batch for `AuditLog.append_many`."""
+
+    kind: AuditKind | str
+    data: Mapping[str, Any] | None = None
+
+
+class AuditLog:
+    def __init__(self, engine: AsyncEngine, anchor_path: Path | None = None) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**{EXCLUSIVE_WRITE: True})
+        self._anchor = HeadAnchor(anchor_path) if anchor_path else None
+        # Shared with the other SQLite writers of this process (see control.db.write_lock).
+        self._lock = write_lock(engine) if engine.dialect.name == "sqlite" else asyncio.Lock()
+
+    async def append(
+        self,
+        kind: AuditKind | str,
+        *,
+        actor: str,
+        role: str,
+        subject: str | None = None,
+        request_id: str | None = None,
+        proposed_by: ProposedBy | None = None,
+        reason: str = "",
+        data: Mapping[str, Any] | None = None,
+    ) -> AuditRecord:
+        """Append one record and return it. `kind` is an AuditKind (or its value); `data`
+        must be JSON-able (models, enums and datetimes are converted)."""
+        (record,) = await self.append_many(
+            [AuditEntry(kind, data)],
+            actor=actor,
+            role=role,
+            subject=subject,
+            request_id=request_id,
+            proposed_by=proposed_by,
+            reason=reason,
+        )
+        return record
+
+    async def append_many(
+        self,
+        entries: Sequence[AuditEntry],
+        *,
+        actor: str,
+        role: str,
+        subject: str | None = None,
+        request_id: str | None = None,
+        proposed_by: ProposedBy | None = None,
+        reason: str = "",
+    ) -> list[AuditRecord]:
+        """Append consecutive records sharing who/what/why in one transaction (one commit,
+        one anchor write): what the hot path of an action uses."""
+        # Exactly what reading a record back gives (string keys, lists), or ValueError.
+        payloads = [json.loads(canonical_json(to_jsonable_python(e.data or {}))) for e in entries]
+        records: list[dict[str, Any]] = []
+        async with self._lock:
+            async with self._writer.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    await conn.execute(_PG_LOCK)
+                head = (
+                    await conn.execute(select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1))
+                ).first()
+                seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+                now = datetime.now(UTC)
+                for entry, payload in zip(entries, payloads, strict=True):
+                    fields: dict[str, Any] = {
+                        "seq": seq + 1,
+                        "ts": now,
+                        "kind": AuditKind(entry.kind).value,
+                        "actor": actor,
+                        "role": role,
+                        "subject": subject,
+                        "request_id": request_id,
+                        "proposed_by": proposed_by.model_dump(mode="json") if proposed_by else None,
+                        "reason": reason,
+                        "data": payload,
+                        "prev_hash": prev_hash,
+                    }
+                    fields["hash"] = record_hash(fields)
+                    seq, prev_hash = fields["seq"], fields["hash"]
+                    records.append(fields)
+                await conn.execute(insert(t), [_to_columns(f) for f in records])
+            if self._anchor:
+                await asyncio.to_thread(self._anchor.advance, seq, prev_hash)
+        return [AuditRecord.model_validate(f) for f in records]
+
+    async def list(
+        self,
+        *,
+        subject: str | None = None,
+        kind: AuditKind | None = None,
+        request_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> list[AuditRecord]:
+        query = select(t).order_by(t.c.seq.desc() if newest_first else t.c.seq).limit(limit)
+        if subject is not None:
+            query = query.where(t.c.subject == subject)
+        if kind is not None:
+            query = query.where(t.c.kind == AuditKind(kind).value)
+        if request_id is not None:
+            query = query.where(t.c.request_id == request_id)
+        if since is not None:
+            query = query.where(t.c.ts >= since)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [AuditRecord.model_validate(_from_row(row, row.data)) for row in rows]
+
+    async def verify(self) -> VerifyReport:
+        """Walk the whole chain in seq order and compare its end with the anchor."""
+        try:
+            # Read before the chain: the anchor only names committed records, so a chain
+            # read afterwards must reach it even while appends go on.
+            anchor = self._anchor.read() if self._anchor else None
+        except AnchorError as exc:
+            return VerifyReport(False, 0, 0, GENESIS_HASH, anchor=None, problem=str(exc))
+        walk = _ChainWalk()
+        async with self._engine.connect() as conn:
+            try:
+                await _walk(conn, walk)
+            except (ValueError, TypeError) as exc:  # a value no longer decodes (e.g. bad ts)
+                walk.fail(walk.seq + 1, f"record after seq {walk.seq} is unreadable: {exc}")
+            if walk.problem is None and anchor is not None:
+                await _check_anchor(conn, walk, anchor)
+        return VerifyReport(
+            ok=walk.problem is None,
+            records=walk.count,
+            head_seq=walk.seq,
+            head_hash=walk.hash,
+            anchor=anchor,
+            first_bad_seq=walk.bad_seq,
+            problem=walk.problem,
+        )
+
+
+class _ChainWalk:
+    def __init__(self) -> None:
+        self.count = 0
+        self.seq = 0
+        self.hash = GENESIS_HASH
+        self.bad_seq: int | None = None
+        self.problem: str | None = None
+
+    def fail(self, seq: int, problem: str) -> None:
+        self.bad_seq, self.problem = seq, problem
+
+    def step(self, fields: dict[str, Any], stored_hash: str) -> bool:
+        seq, expected = fields["seq"], self.seq + 1
+        if seq != expected:
+            self.fail(expected, f"seq {expected} is missing (next is {seq}): records deleted")
+        elif fields["prev_hash"] != self.hash:
+            self.fail(
+                seq,
+                f"prev_hash does not match the hash of seq {self.seq}: "
+                "records deleted, inserted or reordered",
+            )
+        elif record_hash(fields) != stored_hash:
+            self.fail(seq, "contents do not match the stored hash: record edited")
+        else:
+            self.count, self.seq, self.hash = self.count + 1, seq, stored_hash
+            return True
+        return False
+
+
+async def _walk(conn: AsyncConnection, walk: _ChainWalk) -> None:
+    # data as raw text: a tampered value that is not JSON is reported, not raised.
+    columns = [c for c in t.c if c.name != "data"]
+    query = select(*columns, cast(t.c.data, Text).label("data_text")).order_by(t.c.seq)
+    result = await conn.stream(query.execution_options(yield_per=2000))
+    async for row in result:
+        fields = _from_row(row, data=_loads_or_text(row.data_text))
+        if not walk.step(fields, row.hash):
+            break
+    await result.close()
+
+
+async def _check_anchor(conn: AsyncConnection, walk: _ChainWalk, anchor: Anchor) -> None:
+    if anchor.seq > walk.seq:
+        walk.fail(
+            walk.seq + 1,
+            f"the chain ends at seq {walk.seq} but the anchor saw seq {anchor.seq}: "
+            "records at the end were deleted (or the database restored from an older backup)",
+        )
+        return
+    stored = (await conn.execute(select(t.c.hash).where(t.c.seq == anchor.seq))).scalar_one()
+    if stored != anchor.hash:
+        walk.fail(anchor.seq, "hash differs from the anchor: the chain was rewritten")
+
+
+def _loads_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _to_columns(fields: dict[str, Any]) -> dict[str, Any]:
+    columns = {key: value for key, value in fields.items() if key != "proposed_by"}
+    proposed = fields["proposed_by"] or {}
+    columns["proposed_by_kind"] = proposed.get("kind")
+    columns["proposed_by_name"] = proposed.get("name")
+    return columns
+
+
+def _from_row(row: Row[Any], data: Any) -> dict[str, Any]:
+    proposed = (
+        {"kind": row.proposed_by_kind, "name": row.proposed_by_name}
+        if row.proposed_by_kind is not None
+        else None
+    )
+    return {
+        "seq": row.seq,
+        "ts": row.ts,
+        "kind": row.kind,
+        "actor": row.actor,
+        "role": row.role,
+        "subject": row.subject,
+        "request_id": row.request_id,
+        "proposed_by": proposed,
+        "reason": row.reason,
+        "data": data,
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
+    }

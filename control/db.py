@@ -1,0 +1,141 @@
+"""Async database access for application data: engine, declarative base, schema, sessions.
+
+One engine per process, from `Settings.app_database_url()`: SQLite (embedded install) or
+PostgreSQL through psycopg (scale-out). Tables register on `Base.metadata`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
+from datetime import UTC, datetime
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import DateTime, event, make_url, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
+from sqlalchemy.types import TypeDecorator
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# Execution option for a read-modify-write transaction that must hold SQLite's write lock
+# from its first read (`BEGIN IMMEDIATE`) and survive power loss (`synchronous=FULL`).
+# PostgreSQL ignores it (callers lock rows or take an advisory lock there).
+EXCLUSIVE_WRITE = "andon_exclusive_write"
+# Advisory lock keys: (class "ANDP", schema) for DDL; control.audit uses class "ANDO".
+_PG_SCHEMA_LOCK = text("SELECT pg_advisory_xact_lock(1095648336, hashtext(current_schema()))")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; SQLite stores them naive, PostgreSQL as timestamptz.
+
+    Naive input is taken as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> AsyncEngine:
+    """Engine for a `sqlite+aiosqlite://` or `postgresql+psycopg://` URL.
+
+    `schema` (PostgreSQL only) puts every table in that schema via search_path; tests use
+    it to keep concurrent runs apart.
+    """
+    dialect = make_url(url).get_backend_name()
+    if dialect == "postgresql":
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("connect_timeout", 10)
+        if schema:
+            connect_args["options"] = f"-c search_path={schema}"
+        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    if dialect != "sqlite":
+        raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
+    engine = create_async_engine(url, **kwargs)
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        # SQLAlchemy, not the sqlite3 driver, emits BEGIN (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never block the writer; NORMAL: no fsync per commit, still consistent.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+        record.info["synchronous"] = "NORMAL"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        exclusive = conn.get_execution_options().get(EXCLUSIVE_WRITE, False)
+        synchronous = "FULL" if exclusive else "NORMAL"
+        info = conn.connection.info
+        if info.get("synchronous") != synchronous:  # each statement costs a thread hop
+            conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+            info["synchronous"] = synchronous
+        # A deferred transaction that reads then writes can fail with SQLITE_BUSY when another
+        # process wrote in between; IMMEDIATE takes the write lock (waiting busy_timeout) first.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if exclusive else "BEGIN")
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Create missing tables, triggers and indexes (idempotent) of every table module
+    imported so far; the audit and work-order tables are always included."""
+    # Imported here, not at the top, to avoid an import cycle (they import Base).
+    import control.audit.tables
+    import control.workorders.tables  # noqa: F401
+
+    # Serialised, so API workers starting together do not both create a table.
+    async with engine.execution_options(**{EXCLUSIVE_WRITE: True}).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(_PG_SCHEMA_LOCK)
+        await conn.run_sync(Base.metadata.create_all)
+
+
+_WRITE_LOCKS: WeakKeyDictionary[Pool, asyncio.Lock] = WeakKeyDictionary()
+
+
+def write_lock(engine: AsyncEngine) -> asyncio.Lock:
+    """The lock this process's writers to a SQLite database take before writing.
+
+    SQLite admits one writer at a time anyway; queueing on an asyncio lock is cheap, while
+    SQLite's own busy handler sleeps up to 100 ms between retries and wrecks tail latency.
+    """
+    return _WRITE_LOCKS.setdefault(engine.sync_engine.pool, asyncio.Lock())
+
+
+def serialized_writes(engine: AsyncEngine) -> AbstractAsyncContextManager[object]:
+    """`write_lock` on SQLite; nothing on PostgreSQL, which handles concurrent writers."""
+    return write_lock(engine) if engine.dialect.name == "sqlite" else nullcontext()
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
