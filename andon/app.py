@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from urllib.parse import urlsplit
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, embedded_simulator: bool = False) -> FastA
                 requests=RequestStore(engine),
                 work_orders=WorkOrderStore(engine),
                 events=events,
+                loop=asyncio.get_running_loop(),
             )
             bind(services)
             stack.callback(bind, None)

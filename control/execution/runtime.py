@@ -1,13 +1,17 @@
 """The services durable workflows act through, bound once per process at start-up.
 
 DBOS replays workflows by function name after a crash, so workflow code cannot close over
-per-app objects; it looks them up here instead.
+per-app objects; it looks them up here instead. DBOS also runs the workflows it recovers
+at launch on an event loop of its own, while the services (OPC-UA session, database pool)
+belong to the app's loop: `on_service_loop` carries a step's work over to that loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from control.audit.log import AuditLog
@@ -26,6 +30,7 @@ class Services:
     requests: RequestStore
     work_orders: WorkOrderStore
     events: EventBus
+    loop: asyncio.AbstractEventLoop
 
 
 _bound: Services | None = None
@@ -40,3 +45,14 @@ def services() -> Services:
     if _bound is None:
         raise RuntimeError("control services are not bound: start the app first")
     return _bound
+
+
+T = TypeVar("T")
+
+
+async def on_service_loop(work: Coroutine[Any, Any, T]) -> T:
+    """Await `work` on the loop that owns the services, whichever loop we are on."""
+    loop = services().loop
+    if asyncio.get_running_loop() is loop:
+        return await work
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))

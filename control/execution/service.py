@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +29,14 @@ _STATUS_OF = {
     Outcome.needs_approval: RequestStatus.waiting_approval,
     Outcome.denied: RequestStatus.denied,
 }
+
+
+def request_id_for(user: str, idempotency_key: str | None) -> str:
+    """With a key, the id (and so the DBOS workflow id) follows from it: a retry after a
+    crash names the same workflow and can never start a second one."""
+    if idempotency_key is None:
+        return f"req-{uuid.uuid4().hex}"
+    return "req-" + hashlib.sha256(f"{user}\0{idempotency_key}".encode()).hexdigest()[:32]
 
 
 class ApprovalError(Exception):
@@ -67,7 +76,7 @@ class ExecutionService:
                 if digest != body_hash(request):
                     raise IdempotencyConflict(idempotency_key)
                 return await self._settled(existing)
-        request_id = f"req-{uuid.uuid4().hex}"
+        request_id = request_id_for(requester.user, idempotency_key)
         audit_common = {
             "actor": requester.user,
             "role": requester.role,

@@ -29,7 +29,7 @@ from control.audit.log import AuditEntry
 from control.decisions.evaluate import evaluate
 from control.decisions.models import Outcome
 from control.execution.models import RequestRecord, RequestStatus, StepResult
-from control.execution.runtime import services
+from control.execution.runtime import on_service_loop, services
 from control.opcua.driver import ActuationError, DriverError
 from control.plant.models import Command
 
@@ -78,13 +78,32 @@ async def execute_request(record: RequestRecord) -> RequestRecord:
     return await _finish(record, RequestStatus.failed, message, tuple(results))
 
 
+# Each DBOS step hands its body to the services' loop (see runtime.on_service_loop).
+
+
 @DBOS.step(name="andon.mark_executing")
 async def _mark_executing(request_id: str) -> None:
-    await services().requests.update(request_id, status=RequestStatus.executing)
+    await on_service_loop(services().requests.update(request_id, status=RequestStatus.executing))
 
 
 @DBOS.step(name="andon.recheck")
 async def _recheck(record: RequestRecord, action: Action) -> str | None:
+    return await on_service_loop(_recheck_now(record, action))
+
+
+@DBOS.step(name="andon.actuate")
+async def _actuate(record: RequestRecord, index: int) -> StepResult:
+    return await on_service_loop(_actuate_now(record, index))
+
+
+@DBOS.step(name="andon.finish")
+async def _finish(
+    record: RequestRecord, status: RequestStatus, message: str, steps: tuple[StepResult, ...]
+) -> RequestRecord:
+    return await on_service_loop(_finish_now(record, status, message, steps))
+
+
+async def _recheck_now(record: RequestRecord, action: Action) -> str | None:
     """Re-evaluate one step against the plant as it is now; the refusal, if any."""
     svc = services()
     try:
@@ -100,8 +119,7 @@ async def _recheck(record: RequestRecord, action: Action) -> str | None:
     return "; ".join(decision.reasons) if decision.outcome is Outcome.denied else None
 
 
-@DBOS.step(name="andon.actuate")
-async def _actuate(record: RequestRecord, index: int) -> StepResult:
+async def _actuate_now(record: RequestRecord, index: int) -> StepResult:
     svc = services()
     action = record.request.plan.steps[index]
     key = f"{record.id}:{index}"
@@ -174,8 +192,7 @@ async def _perform(action: Action, key: str, record: RequestRecord) -> StepResul
             )
 
 
-@DBOS.step(name="andon.finish")
-async def _finish(
+async def _finish_now(
     record: RequestRecord, status: RequestStatus, message: str, steps: tuple[StepResult, ...]
 ) -> RequestRecord:
     svc = services()
