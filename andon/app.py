@@ -148,7 +148,7 @@ def _driver_security(settings: Settings) -> SecurityConfig | None:
 
 def _publish_changes(events: EventBus) -> Callable[[str, str, object], None]:
     def on_change(asset: str, name: str, value: object) -> None:
-        kind = "alarm" if name in {"ActiveAlarms", "UnacknowledgedAlarms"} else "state"
+        kind = "alarm" if name in {"active_alarms", "unacknowledged_alarms"} else "state"
         events.publish(kind, {"asset": asset, "name": name, "value": value})
 
     return on_change

@@ -8,8 +8,10 @@ its end: the shorter chain is still valid. So after each append commits, the new
   synchronous=FULL), so the anchor never names a record the database could lose.
 * Only ever advanced: writers take an exclusive flock and skip a seq not above the stored
   one, so concurrent processes cannot move it back.
-* One fixed-size pwrite at offset 0 plus fdatasync (tens of microseconds on an SSD); a
-  checksum turns a torn write into a readable error instead of a wrong anchor.
+* One fixed-size pwrite at offset 0, not synced: readers see it at once, and after a power
+  loss the anchor can only lag the database (its records were fsynced first), which is the
+  safe direction. An fsync here would double the cost of every audited action. A checksum
+  turns a torn write into a readable error instead of a wrong anchor.
 
 The anchor is therefore a lower bound of the head: `AuditLog.verify` reads it before the
 chain and reports records missing when the chain ends before it (deleted tail, or a
@@ -54,7 +56,7 @@ class HeadAnchor:
     def advance(self, seq: int, hash_: str) -> None:
         """Record (seq, hash) as the head unless the stored head is already further on.
 
-        Blocking (flock, fsync): call it from a worker thread in async code.
+        Blocking (flock): call it from a worker thread in async code.
         """
         line = json.dumps({"seq": seq, "hash": hash_, "check": _check(seq, hash_)})
         payload = line.encode("ascii").ljust(_SIZE - 1) + b"\n"
@@ -68,7 +70,6 @@ class HeadAnchor:
             if current is not None and current.seq >= seq:
                 return
             os.pwrite(fd, payload, 0)
-            os.fdatasync(fd)
         finally:
             os.close(fd)  # also releases the flock
 
