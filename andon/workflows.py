@@ -10,7 +10,7 @@ from andon.settings import Settings
 
 
 def _sqlite_engine(url: str) -> sa.Engine:
-    engine = sa.create_engine(url, pool_size=20, max_overflow=0)
+    engine = sa.create_engine(url, pool_size=1, max_overflow=0)
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:

@@ -71,9 +71,8 @@ def running_system(data_dir: Path) -> Iterator[tuple[str, str]]:
             time.sleep(0.2)
         yield base, operator
     finally:
-        for proc in (api, sim):
+        for proc in (api, sim):  # the API first, so it does not log the plant going away
             proc.terminate()
-        for proc in (api, sim):
             proc.wait(timeout=20)
 
 

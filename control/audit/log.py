@@ -78,6 +78,9 @@ class AuditLog:
         self._engine = engine
         self._writer = engine.execution_options(**{EXCLUSIVE_WRITE: True})
         self._anchor = HeadAnchor(anchor_path) if anchor_path else None
+        # Group commit: batches waiting for the next commit, and the task committing them.
+        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[list[AuditRecord]]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         # Shared with the other SQLite writers of this process (see control.db.write_lock).
         self._lock = write_lock(engine) if engine.dialect.name == "sqlite" else asyncio.Lock()
 
@@ -117,10 +120,51 @@ class AuditLog:
         proposed_by: ProposedBy | None = None,
         reason: str = "",
     ) -> list[AuditRecord]:
-        """Append consecutive records sharing who/what/why in one transaction (one commit,
-        one anchor write): what the hot path of an action uses."""
+        """Append consecutive records sharing who/what/why; returns once they are durable.
+
+        Group commit: batches that arrive while another commit is in flight are written
+        together in the next one, so concurrent requests share one fsync.
+        """
         # Exactly what reading a record back gives (string keys, lists), or ValueError.
         payloads = [json.loads(canonical_json(to_jsonable_python(e.data or {}))) for e in entries]
+        common = {
+            "actor": actor,
+            "role": role,
+            "subject": subject,
+            "request_id": request_id,
+            "proposed_by": proposed_by.model_dump(mode="json") if proposed_by else None,
+            "reason": reason,
+        }
+        batch = [
+            {**common, "kind": AuditKind(e.kind).value, "data": p}
+            for e, p in zip(entries, payloads, strict=True)
+        ]
+        done: asyncio.Future[list[AuditRecord]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((batch, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            await self._commit_group(group)
+
+    async def _commit_group(
+        self, group: list[tuple[list[dict[str, Any]], asyncio.Future[list[AuditRecord]]]]
+    ) -> None:
+        try:
+            chained = await self._commit([fields for batch, _ in group for fields in batch])
+        except Exception as exc:  # every waiter learns its records were not written
+            for _, done in group:
+                done.set_exception(exc)
+            return
+        for batch, done in group:
+            done.set_result([AuditRecord.model_validate(f) for f in chained[: len(batch)]])
+            chained = chained[len(batch) :]
+
+    async def _commit(self, unchained: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Chain the records onto the current head and commit them in one transaction."""
         records: list[dict[str, Any]] = []
         async with self._lock:
             async with self._writer.begin() as conn:
@@ -131,27 +175,15 @@ class AuditLog:
                 ).first()
                 seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
                 now = datetime.now(UTC)
-                for entry, payload in zip(entries, payloads, strict=True):
-                    fields: dict[str, Any] = {
-                        "seq": seq + 1,
-                        "ts": now,
-                        "kind": AuditKind(entry.kind).value,
-                        "actor": actor,
-                        "role": role,
-                        "subject": subject,
-                        "request_id": request_id,
-                        "proposed_by": proposed_by.model_dump(mode="json") if proposed_by else None,
-                        "reason": reason,
-                        "data": payload,
-                        "prev_hash": prev_hash,
-                    }
+                for partial in unchained:
+                    fields = {"seq": seq + 1, "ts": now, **partial, "prev_hash": prev_hash}
                     fields["hash"] = record_hash(fields)
                     seq, prev_hash = fields["seq"], fields["hash"]
                     records.append(fields)
                 await conn.execute(insert(t), [_to_columns(f) for f in records])
             if self._anchor:
                 await asyncio.to_thread(self._anchor.advance, seq, prev_hash)
-        return [AuditRecord.model_validate(f) for f in records]
+        return records
 
     async def list(
         self,

@@ -29,6 +29,7 @@ class StepResult(BaseModel):
     model_config = ConfigDict(frozen=True)
     index: int
     ok: bool
+    sent: bool = True  # False: refused when judged again just before acting
     detail: str  # what the plant answered ("done", read-back value, work order id) or the error
     readback: float | str | None = None
 

@@ -92,13 +92,6 @@ class ExecutionService:
             state = PlantState(connected=False)
         decision = evaluate(request, svc.plant, state, requester)
         DECISIONS.labels(decision.outcome.value).inc()
-        await svc.audit.append_many(
-            [
-                AuditEntry(kind="request", data=request.model_dump(mode="json")),
-                AuditEntry(kind="decision", data=decision.model_dump(mode="json")),
-            ],
-            **audit_common,
-        )
         now = datetime.now(UTC)
         status = _STATUS_OF[decision.outcome]
         record = RequestRecord(
@@ -114,8 +107,8 @@ class ExecutionService:
             updated_at=now,
             message=_message(decision),
         )
-        stored = await svc.requests.create(record, idempotency_key)
-        if stored.id != request_id:  # lost a race on the same idempotency key
+        stored, created = await svc.requests.create(record, idempotency_key)
+        if not created:  # a concurrent request with the same key got there first
             return await self._settled(stored)
         svc.events.publish(
             "decision",
@@ -125,6 +118,15 @@ class ExecutionService:
                 "message": record.message,
             },
         )
+        if status is not RequestStatus.executing:
+            # Allowed requests are audited whole when their workflow finishes.
+            await svc.audit.append_many(
+                [
+                    AuditEntry("request", request.model_dump(mode="json")),
+                    AuditEntry("decision", decision.model_dump(mode="json")),
+                ],
+                **audit_common,
+            )
         if status is RequestStatus.denied:
             return stored
         with SetWorkflowID(request_id):

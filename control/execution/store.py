@@ -87,8 +87,8 @@ class RequestStore:
         self,
         record: RequestRecord,
         idempotency_key: str | None,
-    ) -> RequestRecord:
-        """Insert a new request; with a key already used, return that request instead.
+    ) -> tuple[RequestRecord, bool]:
+        """Insert a new request: (record, True); with a key already used, (that request, False).
 
         Raises IdempotencyConflict when the key was used for a different body.
         """
@@ -121,8 +121,8 @@ class RequestStore:
             existing, existing_digest = found
             if existing_digest != digest:
                 raise IdempotencyConflict(idempotency_key) from None
-            return existing
-        return record
+            return existing, False
+        return record, True
 
     async def get(self, request_id: str) -> RequestRecord:
         async with self._sessions() as session:

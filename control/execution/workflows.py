@@ -62,7 +62,7 @@ async def execute_request(record: RequestRecord) -> RequestRecord:
             # State may have moved since the plan was judged: judge this step again, now.
             refusal = await _recheck(record, action)
             if refusal:
-                results.append(StepResult(index=index, ok=False, detail=refusal))
+                results.append(StepResult(index=index, ok=False, sent=False, detail=refusal))
                 break
         result = await _actuate(record, index)
         results.append(result)
@@ -120,7 +120,6 @@ async def _recheck_now(record: RequestRecord, action: Action) -> str | None:
 
 
 async def _actuate_now(record: RequestRecord, index: int) -> StepResult:
-    svc = services()
     action = record.request.plan.steps[index]
     key = f"{record.id}:{index}"
     try:
@@ -130,20 +129,7 @@ async def _actuate_now(record: RequestRecord, index: int) -> StepResult:
     result = result.model_copy(update={"index": index})
     if os.environ.get(CRASH_AFTER_ACTUATION) == key:
         os.kill(os.getpid(), signal.SIGKILL)
-    # What was sent and what the plant confirmed, in one transaction after the fact: the
-    # intent is already durable as the workflow's input.
-    await svc.audit.append_many(
-        [
-            AuditEntry(
-                kind="write", data={"step": index, "key": key, **action.model_dump(mode="json")}
-            ),
-            AuditEntry(
-                kind="readback", data={"step": index, "key": key, **result.model_dump(mode="json")}
-            ),
-        ],
-        **_audit_context(record, subject=action.asset),
-    )
-    svc.events.publish(
+    services().events.publish(
         "actuation",
         {"request_id": record.id, "asset": action.asset, **result.model_dump(mode="json")},
     )
@@ -199,10 +185,40 @@ async def _finish_now(
     final = await svc.requests.update(record.id, status=status, message=message, steps=steps)
     subject = ",".join(sorted({a.asset for a in record.request.plan.steps}))
     await svc.audit.append_many(
-        [AuditEntry(kind="result", data={"status": status.value, "message": message})],
-        **_audit_context(record, subject=subject),
+        audit_entries(record, status, message, steps), **_audit_context(record, subject=subject)
     )
     svc.events.publish(
         "request", {"request_id": record.id, "status": status.value, "message": message}
     )
     return final
+
+
+def audit_entries(
+    record: RequestRecord, status: RequestStatus, message: str, steps: tuple[StepResult, ...]
+) -> list[AuditEntry]:
+    """The records a finished request adds to the audit trail, in one commit.
+
+    A request that ran at once is recorded whole here: one durable commit per action
+    instead of one per phase, while DBOS already holds its intent durably. A request that
+    waited for approval had its request and decision recorded when it was submitted.
+    """
+    entries: list[AuditEntry] = []
+    if record.status is RequestStatus.executing:
+        entries += [
+            AuditEntry("request", record.request.model_dump(mode="json")),
+            AuditEntry("decision", record.decision.model_dump(mode="json")),
+        ]
+    for result in steps:
+        step = {"step": result.index, "key": f"{record.id}:{result.index}"}
+        if result.sent:
+            action = record.request.plan.steps[result.index]
+            entries += [
+                AuditEntry("write", {**step, **action.model_dump(mode="json")}),
+                AuditEntry("readback", {**step, **result.model_dump(mode="json")}),
+            ]
+        else:  # judged again before acting, and refused: nothing went to the plant
+            entries.append(
+                AuditEntry("decision", {**step, "recheck": "denied", "reasons": result.detail})
+            )
+    entries.append(AuditEntry("result", {"status": status.value, "message": message}))
+    return entries
