@@ -46,13 +46,13 @@ class Api:
         }
         self.proc: asyncio.subprocess.Process | None = None
 
-    async def start(self, **extra_env: str) -> None:
+    async def start(self, ready_timeout_s: float = 30, **extra_env: str) -> None:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "andon.cli", "api", "--port", str(self.port),
             env={**self.env, **extra_env},
         )  # fmt: skip
         async with httpx.AsyncClient() as client:
-            for _ in range(300):
+            for _ in range(int(ready_timeout_s * 10)):
                 if self.proc.returncode is not None:
                     raise RuntimeError(f"andon api exited with {self.proc.returncode}")
                 try:
