@@ -86,7 +86,7 @@ class ExecutionService:
             "reason": request.reason,
         }
         try:
-            state = await svc.driver.read_state(sorted({a.asset for a in request.plan.steps}))
+            state = await svc.driver.read_state()  # interlocks look at other assets too
         except DriverError as exc:
             log.warning("plant state unavailable", error=str(exc))
             state = PlantState(connected=False)

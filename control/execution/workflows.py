@@ -107,7 +107,7 @@ async def _recheck_now(record: RequestRecord, action: Action) -> str | None:
     """Re-evaluate one step against the plant as it is now; the refusal, if any."""
     svc = services()
     try:
-        state = await svc.driver.read_state([action.asset])
+        state = await svc.driver.read_state()  # interlocks look at other assets too
     except DriverError as exc:
         return f"plant state unavailable: {exc}"
     single = ActionRequest(
