@@ -23,7 +23,7 @@ class SetParameter(Contract):
     command: Literal["set_parameter"]
     asset: str = Field(max_length=64)
     tag: str = Field(max_length=64)
-    value: float = Field(allow_inf_nan=False)
+    value: float = Field(allow_inf_nan=False, strict=True)
 
 
 class RunCommand(Contract):

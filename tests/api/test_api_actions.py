@@ -107,12 +107,6 @@ def test_a_plan_is_judged_through_the_states_it_passes(live: LiveSystem) -> None
 # control/execution reads the plant state of the plan's own assets only (service.submit, and
 # workflows._recheck reads the one step's asset), so interlocks about *other* assets judge
 # them by a default state: stopped, unlocked. See the report; these tests assert the fix.
-OTHER_ASSET_STATE_UNREAD = pytest.mark.xfail(
-    strict=True,
-    reason="product bug: submit() and _recheck() read only the plan's assets, so interlocks "
-    "on other assets (line lockout, stop_before, start_requires_running) see them as stopped "
-    "and unlocked",
-)
 
 
 def test_start_of_a_locked_out_asset_is_denied_until_the_lock_is_removed(
@@ -145,7 +139,6 @@ def test_start_of_a_locked_out_asset_is_denied_until_the_lock_is_removed(
     assert live.act("bob", command("start", "press-3")).status_code == 202
 
 
-@OTHER_ASSET_STATE_UNREAD
 def test_start_under_a_lockout_elsewhere_on_the_line_is_denied(live: LiveSystem) -> None:
     locked = live.act("carol", command("apply_lockout", "conveyor-2"), "belt tracking repair")
     assert locked.status_code == 200, locked.text
@@ -169,7 +162,6 @@ def test_lockout_of_a_running_asset_is_denied(live: LiveSystem) -> None:
     assert live.asset_state("conveyor-2")["lockouts"] == []
 
 
-@OTHER_ASSET_STATE_UNREAD
 def test_feeder_must_stop_before_the_press(live: LiveSystem) -> None:
     live.sim_do(lambda p: (p.start("press-3"), p.start("feeder-2")))
     before = live.actuations("press-3", "feeder-2")
@@ -198,7 +190,6 @@ def test_feeder_must_stop_before_the_press(live: LiveSystem) -> None:
     ]
 
 
-@OTHER_ASSET_STATE_UNREAD
 def test_feeder_starts_only_while_its_press_runs(live: LiveSystem) -> None:
     _assert_denied(
         live.act("alice", command("start", "feeder-2")), "interlock feeder-2-needs-press-3"

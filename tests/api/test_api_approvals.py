@@ -151,11 +151,6 @@ def test_approval_is_rechecked_against_the_plant_when_it_runs(live: LiveSystem) 
     assert live.actuations("press-3") == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the approval re-check (_recheck) reads only the step's own asset, "
-    "so a lockout applied on another asset of the line meanwhile is not seen",
-)
 def test_approval_recheck_sees_a_lockout_elsewhere_on_the_line(live: LiveSystem) -> None:
     waiting = _request_start(live)
     locked = live.act("carol", command("apply_lockout", "conveyor-2"), "belt repair")

@@ -338,12 +338,6 @@ def test_non_finite_number_anywhere_is_a_422_not_a_500(
     assert field in detail_text(response)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: SetParameter.value is a lax float, so JSON true becomes 1.0 and the "
-    'string "24" is written to the plant; a control contract should take JSON numbers only '
-    "(control/actions/models.py: Field(strict=True))",
-)
 @pytest.mark.parametrize("value", [True, "24"], ids=["bool", "numeric-string"])
 def test_setpoint_value_must_be_a_json_number(live: LiveSystem, value: object) -> None:
     before = live.snapshot("press-3")
@@ -353,12 +347,6 @@ def test_setpoint_value_must_be_a_json_number(live: LiveSystem, value: object) -
     assert live.snapshot("press-3").actuation_count == before.actuation_count
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: submit() reads the state of the unknown asset, the driver raises "
-    "DriverError, and the request is judged as if the plant were disconnected: denied, but "
-    "the reason says 'no connection to the plant' instead of 'unknown asset'",
-)
 def test_unknown_asset_in_an_action_is_denied_for_that_reason(live: LiveSystem) -> None:
     response = live.act("alice", set_parameter("press-9", "speed_spm", 22), key=unique("unk"))
     assert response.status_code == 403, response.text
