@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-import pytest
 
 from .api_helpers import LiveSystem, command, eventually, set_parameter, unique
 
