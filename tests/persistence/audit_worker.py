@@ -27,6 +27,9 @@ async def main(url: str, schema: str, anchor: str, name: str, count: int) -> Non
     async def appender(task: int) -> None:
         for i in range(task, count, TASKS):
             await log.append(AuditKind.write, actor=name, role="operator", data={"i": i})
+            # SQLite's busy handler lets one writer starve the other; a pause between appends
+            # gives the other process a turn, so the two chains really interleave.
+            await asyncio.sleep(0.002)
 
     await asyncio.gather(*(appender(task) for task in range(TASKS)))
     await engine.dispose()
