@@ -251,6 +251,8 @@ class Role(Strict):
     emergency_stop: bool = False
     manual_override: bool = False
     admin: bool = False  # fault injection, key management
+    # Document access groups whose passages this role may read (retrieval filters on them).
+    document_groups: frozenset[Ident] = frozenset({"general"})
 
     def may(self, permission: Permission, command: Command) -> bool:
         return command in getattr(self, permission.value)
