@@ -16,6 +16,9 @@ from control.audit.cli import audit_app
 from control.auth.cli import keys_app
 from control.auth.keys import ensure_demo_keys
 from control.plant.loader import PlantModelError, load_plant
+from retrieval.cli import index_app
+from retrieval.cli import ingest as ingest_command
+from retrieval.cli import search as search_command
 from simulator.cli import app as sim_app
 
 app = typer.Typer(
@@ -26,6 +29,9 @@ app.add_typer(
 )
 app.add_typer(audit_app, name="audit", help="Verify and read the tamper-evident audit trail.")
 app.add_typer(keys_app, name="keys", help="API keys of users and the MES.")
+app.add_typer(index_app, name="index")
+app.command("ingest")(ingest_command)
+app.command("search")(search_command)
 plant_app = typer.Typer(help="The plant model file.", no_args_is_help=True)
 app.add_typer(plant_app, name="plant")
 console = Console(stderr=True)

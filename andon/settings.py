@@ -10,6 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from control.plant.loader import DEMO_SITE
 
+# The demo plant's own documents, at the top of the repository.
+DEMO_CORPORA = Path(__file__).resolve().parents[1] / "corpora"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANDON_", extra="ignore")
@@ -28,12 +31,28 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_keys_file: Path | None = None  # default: data_dir/api_keys.json
+    # Retrieval: empty URL = Qdrant in local mode on disk under data_dir (one process per store).
+    qdrant_url: str = ""
+    qdrant_api_key: str = ""
+    qdrant_collection: str = "andon"
+    embed_threads: int = Field(default=2, ge=1, le=64)
+    # Documents `andon up` syncs into the index at start; unset: the repo's corpora/, [] none.
+    corpora: tuple[Path, ...] | None = None
     log_level: str = "INFO"
     log_json: bool = False
 
     @cached_property
     def keys_path(self) -> Path:
         return self.api_keys_file or self.data_dir / "api_keys.json"
+
+    def corpora_paths(self) -> tuple[Path, ...]:
+        if self.corpora is not None:
+            return self.corpora
+        return (DEMO_CORPORA,) if DEMO_CORPORA.is_dir() else ()
+
+    @cached_property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
 
     @cached_property
     def pki_dir(self) -> Path:

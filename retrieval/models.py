@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .citations import CITATION_SEP, DOC_ID_PATTERN
 
@@ -73,3 +73,55 @@ class Passage(BaseModel):
         if CITATION_SEP not in value:
             raise ValueError(f"citation id {value!r} has no '{CITATION_SEP}'")
         return value
+
+
+class SearchFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assets: tuple[str, ...] = Field(default=(), max_length=20)
+    doc_types: tuple[DocType, ...] = Field(default=(), max_length=len(DocType))
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    @field_validator("date_to")
+    @classmethod
+    def _ordered(cls, date_to: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        date_from = info.data.get("date_from")
+        if date_to and date_from and date_to < date_from:
+            raise ValueError("date_to is before date_from")
+        return date_to
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=1000)
+    top_k: int = Field(default=5, ge=1, le=50)
+    filters: SearchFilters = SearchFilters()
+
+
+class SearchHit(BaseModel):
+    """A passage that answers a query, with what is needed to cite and to show it."""
+
+    citation_id: str
+    doc_id: str
+    title: str
+    doc_type: DocType
+    revision: str
+    section_path: tuple[str, ...]
+    page: int | None
+    text: str  # the passage exactly as it stands in the document
+    assets: tuple[str, ...]
+    date: dt.date | None
+    failure_mode: str | None
+    source: str
+    score: float  # reciprocal-rank fusion of the dense and keyword rankings
+    similarity: float  # cosine similarity of query and passage embeddings
+
+
+class SearchResult(BaseModel):
+    query: str
+    hits: list[SearchHit]
+    # True when even the best passage is too far from the question to stand on: say so.
+    abstain: bool
+    threshold: float

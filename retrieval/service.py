@@ -1,0 +1,57 @@
+"""The retrieval service the API and the assistant call: search, citations, ingestion."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .embedding import MiniLMEmbedder, MiniLMEmbedding
+from .ingest import Ingestor, IngestReport, Progress
+from .models import SearchHit, SearchRequest, SearchResult
+from .search import Searcher
+from .store import DocumentRecord, PassageStore, open_client
+
+
+class RetrievalService:
+    def __init__(self, store: PassageStore, embedder: MiniLMEmbedder) -> None:
+        self.store = store
+        self.searcher = Searcher(store, embedder)
+        self.ingestor = Ingestor(store, MiniLMEmbedding(embedder))
+        self._sync_lock = asyncio.Lock()
+        self.syncing = False
+
+    @classmethod
+    def open(
+        cls, *, url: str, api_key: str, path: Path, collection: str, threads: int
+    ) -> RetrievalService:
+        """A Qdrant server at ``url``, or local mode at ``path`` when ``url`` is empty."""
+        embedder = MiniLMEmbedder(threads=threads)
+        client = open_client(url, api_key, path)
+        return cls(PassageStore(client, collection, embedder.dimension), embedder)
+
+    def close(self) -> None:
+        self.store.close()
+
+    async def search(self, request: SearchRequest, groups: Iterable[str]) -> SearchResult:
+        return await asyncio.to_thread(self.searcher.search, request, frozenset(groups))
+
+    async def passage(self, citation_id: str, groups: Iterable[str]) -> SearchHit | None:
+        return await asyncio.to_thread(self.searcher.passage, citation_id, frozenset(groups))
+
+    async def documents(self, groups: Iterable[str]) -> list[DocumentRecord]:
+        readable = frozenset(groups)
+        records = await asyncio.to_thread(self.store.all_documents)
+        return [r for r in records if readable.intersection(r.access_groups)]
+
+    async def sync(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
+        async with self._sync_lock:  # one ingest at a time per process
+            self.syncing = True
+            try:
+                return await asyncio.to_thread(self.ingestor.sync, paths, progress)
+            finally:
+                self.syncing = False
+
+    async def remove(self, doc_id: str) -> bool:
+        async with self._sync_lock:
+            return await asyncio.to_thread(self.ingestor.remove, doc_id)
