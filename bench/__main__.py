@@ -8,9 +8,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import control
+from bench import control, retrieval
 
-SUITES = {"control": control.run}
+SUITES = {"control": control.run, "retrieval": retrieval.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -137,7 +137,7 @@ class Ingestor:
                 ingested_at=dt.datetime.now(dt.UTC),
             )
         )
-        log.info("document indexed", doc_id=meta.doc_id, passages=len(nodes))
+        log.debug("document indexed", doc_id=meta.doc_id, passages=len(nodes))
         return len(nodes)
 
     def sync(
@@ -156,14 +156,11 @@ class Ingestor:
             report.removed.append(record.doc_id)
         for document, origin in changed:
             report.passages += self.index(document, origin, progress)
-            log.info(
-                "document indexed", doc_id=document.meta.doc_id, passages=len(document.passages)
-            )
         return report
 
     def remove(self, doc_id: str) -> bool:
         found = self.store.document(doc_id) is not None or self.store.count_passages(doc_id) > 0
         self.store.delete_document(doc_id)
         if found:
-            log.info("document removed", doc_id=doc_id)
+            log.debug("document removed", doc_id=doc_id)
         return found
