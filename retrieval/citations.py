@@ -28,9 +28,9 @@ def citation_id(
     return f"{doc_id}{CITATION_SEP}{section}{where}:{chunk}"
 
 
-def record_citation_id(doc_id: str, record_id: str) -> str:
-    """Citation of one log record; record ids (e.g. ``WO-24-0153``) are kept verbatim."""
-    return f"{doc_id}{CITATION_SEP}{record_id}:0"
+def record_citation_id(doc_id: str, record_id: str, chunk: int = 0) -> str:
+    """Citation of one log record (or of a part of a long one); record ids are kept verbatim."""
+    return f"{doc_id}{CITATION_SEP}{record_id}:{chunk}"
 
 
 def cites(citation: str, target: str) -> bool:
