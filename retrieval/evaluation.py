@@ -47,9 +47,7 @@ class Evaluation(BaseModel):
     outcomes: list[QuestionOutcome]
 
     def misses(self, k: int = 5) -> list[QuestionOutcome]:
-        return [
-            o for o in self.outcomes if o.relevant and not any(r and r <= k for r in o.ranks)
-        ]
+        return [o for o in self.outcomes if o.relevant and not any(r and r <= k for r in o.ranks)]
 
 
 def load_questions(folder: Path = EVAL_DIR) -> list[Question]:
