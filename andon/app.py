@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -34,14 +38,19 @@ from control.plant.router import router as plant_router
 from control.safety.router import router as safety_router
 from control.workorders.router import router as work_orders_router
 from control.workorders.store import WorkOrderStore
+from retrieval.router import router as retrieval_router
+from retrieval.service import RetrievalService
 from simulator.security import SecuritySettings
 from simulator.server import SimulatedPlant
 
 log = structlog.get_logger()
 
 
-def create_app(settings: Settings, *, embedded_simulator: bool = False) -> FastAPI:
-    """Build the API. With `embedded_simulator` the simulated plant runs in this process."""
+def create_app(
+    settings: Settings, *, embedded_simulator: bool = False, sync_corpora: bool = False
+) -> FastAPI:
+    """Build the API. With `embedded_simulator` the simulated plant runs in this process;
+    with `sync_corpora` the configured documents are indexed in the background at start."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +87,7 @@ def create_app(settings: Settings, *, embedded_simulator: bool = False) -> FastA
             app.state.services = services
             app.state.keys = KeyStore(settings.keys_path, roles={r.id for r in plant.roles})
             app.state.engine = engine
+            app.state.retrieval = await _open_retrieval(settings, stack, sync_corpora)
             log.info("andon ready", opcua=settings.opcua_url, abandoned_requests=abandoned)
             yield
 
@@ -94,6 +104,7 @@ def create_app(settings: Settings, *, embedded_simulator: bool = False) -> FastA
         work_orders_router,
         audit_router,
         events_router,
+        retrieval_router,
     ):
         app.include_router(router)
 
@@ -121,6 +132,15 @@ def create_app(settings: Settings, *, embedded_simulator: bool = False) -> FastA
         PLANT_CONNECTED.set(1 if request.app.state.services.driver.connected else 0)
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, and JSON has no NaN or Infinity: a body
+        # holding one would turn into a 500 instead of saying what is wrong with it.
+        return JSONResponse(
+            {"detail": _json_safe(jsonable_encoder(exc.errors()))},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never leak a stack trace to a client; the log has it.
@@ -130,6 +150,52 @@ def create_app(settings: Settings, *, embedded_simulator: bool = False) -> FastA
         )
 
     return app
+
+
+def _json_safe(value: object) -> object:
+    """`value` with each non-finite float replaced by its name ("NaN", "Infinity", "-Infinity")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+async def _open_retrieval(
+    settings: Settings, stack: AsyncExitStack, sync_corpora: bool
+) -> RetrievalService:
+    retrieval = await asyncio.to_thread(
+        RetrievalService.open,
+        url=settings.qdrant_url,
+        api_key=settings.qdrant_api_key,
+        path=settings.qdrant_path,
+        collection=settings.qdrant_collection,
+        threads=settings.embed_threads,
+    )
+    paths = settings.corpora_paths() if sync_corpora else ()
+    if paths:
+        # In the background: the control plane is up at once, search fills in as it indexes.
+        task = asyncio.create_task(_sync_documents(retrieval, paths))
+        stack.push_async_callback(asyncio.wait, {task})
+    # Runs before the wait above: stops the ingest at its next batch, then closes the store.
+    stack.push_async_callback(retrieval.aclose)
+    return retrieval
+
+
+async def _sync_documents(retrieval: RetrievalService, paths: tuple[Path, ...]) -> None:
+    report = await retrieval.sync(paths)
+    log.info(
+        "documents synced",
+        added=len(report.added),
+        updated=len(report.updated),
+        unchanged=len(report.unchanged),
+        removed=len(report.removed),
+        passages=report.passages,
+    )
+    for error in report.errors:
+        log.warning("document not indexed", error=error)
 
 
 def _simulator(plant: PlantModel, settings: Settings) -> SimulatedPlant:

@@ -44,7 +44,11 @@ def _settings() -> Settings:
 
 
 def _serve(
-    settings: Settings, host: str | None, port: int | None, embedded_simulator: bool
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    embedded_simulator: bool,
+    sync_corpora: bool = False,
 ) -> None:
     from andon.app import create_app  # heavy imports only for the commands that serve
 
@@ -67,7 +71,7 @@ def _serve(
         f"Andon API on http://{host}:{port}  (docs at /docs)  plant at {settings.opcua_url}"
     )
     uvicorn.run(
-        create_app(settings, embedded_simulator=embedded_simulator),
+        create_app(settings, embedded_simulator=embedded_simulator, sync_corpora=sync_corpora),
         host=host,
         port=port,
         log_level="warning",
@@ -80,8 +84,9 @@ def up(
     host: Annotated[str | None, typer.Option(help="API address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default 8080)")] = None,
 ) -> None:
-    """Run the whole system in one process: simulated plant + control API, embedded defaults."""
-    _serve(_settings(), host, port, embedded_simulator=True)
+    """Run the whole system in one process: simulated plant, control API and document search
+    (the demo corpora are indexed in the background on first start), embedded defaults."""
+    _serve(_settings(), host, port, embedded_simulator=True, sync_corpora=True)
 
 
 @app.command()

@@ -8,6 +8,7 @@ removed by id, loses its passages.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,11 @@ log = structlog.get_logger(__name__)
 BATCH = 128
 # What the embedder and the keyword index see besides the passage text.
 _EMBEDDED_METADATA = ("title", "section")
+
+
+class IngestStopped(Exception):
+    """The process is shutting down; the named document stays marked incomplete."""
+
 
 Progress = Callable[[int], None]  # called with the number of passages just indexed
 
@@ -69,6 +75,8 @@ class Ingestor:
         self.store = store
         # No docstore: which documents changed is decided here, per document, from the records.
         self.pipeline = IngestionPipeline(transformations=[embed_model], disable_cache=True)
+        # Set on shutdown: the run stops at the next batch (the document is redone next time).
+        self.stop = threading.Event()
 
     def plan(
         self, paths: Sequence[Path], report: IngestReport
@@ -118,6 +126,8 @@ class Ingestor:
         self.store.delete_document(meta.doc_id)
         nodes = [passage_node(p, document.content_sha256) for p in document.passages]
         for start in range(0, len(nodes), BATCH):
+            if self.stop.is_set():
+                raise IngestStopped(meta.doc_id)
             batch = nodes[start : start + BATCH]
             self.store.add_nodes(self.pipeline.run(nodes=batch))
             if progress:
@@ -155,7 +165,11 @@ class Ingestor:
             self.remove(record.doc_id)
             report.removed.append(record.doc_id)
         for document, origin in changed:
-            report.passages += self.index(document, origin, progress)
+            try:
+                report.passages += self.index(document, origin, progress)
+            except IngestStopped as stopped:
+                report.errors.append(f"stopped before {stopped} was complete")
+                break
         return report
 
     def remove(self, doc_id: str) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .embedding import MiniLMEmbedder, MiniLMEmbedding
 from .ingest import Ingestor, IngestReport, Progress
+from .metrics import DOCUMENTS_INDEXED, PASSAGES_WRITTEN, SEARCH_ABSTAINED, SEARCH_SECONDS
 from .models import SearchHit, SearchRequest, SearchResult
 from .search import Searcher
 from .store import DocumentRecord, PassageStore, open_client
@@ -33,8 +34,18 @@ class RetrievalService:
     def close(self) -> None:
         self.store.close()
 
+    async def aclose(self) -> None:
+        """Stop an ingest in progress at its next batch, then close the store."""
+        self.ingestor.stop.set()
+        async with self._sync_lock:
+            self.close()
+
     async def search(self, request: SearchRequest, groups: Iterable[str]) -> SearchResult:
-        return await asyncio.to_thread(self.searcher.search, request, frozenset(groups))
+        with SEARCH_SECONDS.time():
+            result = await asyncio.to_thread(self.searcher.search, request, frozenset(groups))
+        if result.abstain:
+            SEARCH_ABSTAINED.inc()
+        return result
 
     async def passage(self, citation_id: str, groups: Iterable[str]) -> SearchHit | None:
         return await asyncio.to_thread(self.searcher.passage, citation_id, frozenset(groups))
@@ -48,9 +59,12 @@ class RetrievalService:
         async with self._sync_lock:  # one ingest at a time per process
             self.syncing = True
             try:
-                return await asyncio.to_thread(self.ingestor.sync, paths, progress)
+                report = await asyncio.to_thread(self.ingestor.sync, paths, progress)
             finally:
                 self.syncing = False
+            PASSAGES_WRITTEN.inc(report.passages)
+            DOCUMENTS_INDEXED.set(len(await asyncio.to_thread(self.store.all_documents)))
+            return report
 
     async def remove(self, doc_id: str) -> bool:
         async with self._sync_lock:
