@@ -83,19 +83,25 @@ def _serve(
 def up(
     host: Annotated[str | None, typer.Option(help="API address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default 8080)")] = None,
+    index_documents: Annotated[
+        bool, typer.Option(help="keep ANDON_CORPORA indexed (in the background)")
+    ] = True,
 ) -> None:
     """Run the whole system in one process: simulated plant, control API and document search
     (the demo corpora are indexed in the background on first start), embedded defaults."""
-    _serve(_settings(), host, port, embedded_simulator=True, sync_corpora=True)
+    _serve(_settings(), host, port, embedded_simulator=True, sync_corpora=index_documents)
 
 
 @app.command()
 def api(
     host: Annotated[str | None, typer.Option(help="API address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default 8080)")] = None,
+    index_documents: Annotated[
+        bool, typer.Option(help="keep ANDON_CORPORA indexed (in the background)")
+    ] = False,
 ) -> None:
     """Run the control API against the plant at ANDON_OPCUA_URL (a real one or `andon sim run`)."""
-    _serve(_settings(), host, port, embedded_simulator=False)
+    _serve(_settings(), host, port, embedded_simulator=False, sync_corpora=index_documents)
 
 
 @plant_app.command("check")
