@@ -17,6 +17,7 @@ import structlog
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode, TransformComponent
 
+from .assets import configured_aliases
 from .models import Passage
 from .parsing import DocumentError, ParsedDocument, discover, parse_document
 from .search import date_days
@@ -27,7 +28,10 @@ log = structlog.get_logger(__name__)
 # Passages embedded per pipeline run: bounds memory and paces the progress bar.
 BATCH = 128
 # What the embedder and the keyword index see besides the passage text.
-_EMBEDDED_METADATA = ("title", "section")
+_EMBEDDED_METADATA = ("title", "section", "equipment")
+# Passages about more assets than this (glossary, rulebook) get no equipment line: it would name
+# most of the plant and tell passages apart by nothing.
+_MAX_NAMED_ASSETS = 2
 
 
 class IngestStopped(Exception):
@@ -56,6 +60,10 @@ def passage_node(passage: Passage, content_sha256: str) -> TextNode:
     metadata["section"] = " > ".join(passage.section_path)
     metadata["date_days"] = date_days(passage.date) if passage.date else None
     metadata["content_sha256"] = content_sha256
+    if 0 < len(passage.assets) <= _MAX_NAMED_ASSETS:
+        # Ids and plant names, so "press 3" or "P-400" find a passage that says "the press".
+        aliases = configured_aliases()
+        metadata["equipment"] = "; ".join(aliases.label(a) for a in passage.assets)
     return TextNode(
         id_=point_id(passage.citation_id),
         text=passage.text,

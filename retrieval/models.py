@@ -117,6 +117,8 @@ class SearchHit(BaseModel):
     source: str
     score: float  # reciprocal-rank fusion of the dense and keyword rankings
     similarity: float  # cosine similarity of query and passage embeddings
+    # What the hits are ordered by: similarity plus the reranker's preferences (rerank.py).
+    relevance: float = 0.0
 
 
 class SearchResult(BaseModel):
@@ -125,3 +127,9 @@ class SearchResult(BaseModel):
     # True when even the best passage is too far from the question to stand on: say so.
     abstain: bool
     threshold: float
+    # How well the best hits answer: similarity plus coverage of the question's topic terms;
+    # the result abstains below ``threshold``.
+    evidence: float = 0.0
+    # Codes and numbered references of the question that no readable document holds ("E-999",
+    # "line 3"): the result abstains whatever the evidence.
+    unknown: list[str] = Field(default_factory=list)

@@ -11,11 +11,11 @@ from .ingest import Ingestor, IngestReport, Progress
 from .metrics import DOCUMENTS_INDEXED, PASSAGES_WRITTEN, SEARCH_ABSTAINED, SEARCH_SECONDS
 from .models import SearchHit, SearchRequest, SearchResult
 from .search import Searcher
-from .store import DocumentRecord, PassageStore, open_client
+from .store import DocumentRecord, Store, open_store
 
 
 class RetrievalService:
-    def __init__(self, store: PassageStore, embedder: MiniLMEmbedder) -> None:
+    def __init__(self, store: Store, embedder: MiniLMEmbedder) -> None:
         self.store = store
         self.searcher = Searcher(store, embedder)
         self.ingestor = Ingestor(store, MiniLMEmbedding(embedder))
@@ -26,10 +26,9 @@ class RetrievalService:
     def open(
         cls, *, url: str, api_key: str, path: Path, collection: str, threads: int
     ) -> RetrievalService:
-        """A Qdrant server at ``url``, or local mode at ``path`` when ``url`` is empty."""
+        """A Qdrant server at ``url``, or the embedded engine at ``path`` when ``url`` is empty."""
         embedder = MiniLMEmbedder(threads=threads)
-        client = open_client(url, api_key, path)
-        return cls(PassageStore(client, collection, embedder.dimension), embedder)
+        return cls(open_store(url, api_key, path, collection, embedder.dimension), embedder)
 
     def close(self) -> None:
         self.store.close()

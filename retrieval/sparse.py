@@ -88,7 +88,12 @@ def encode_document(text: str) -> SparseVector:
 
 
 def encode_query(text: str) -> SparseVector:
-    return _as_vector(_merge((t, 1.0) for t in set(terms(text))))
+    return encode_terms(terms(text))
+
+
+def encode_terms(query_terms: Iterable[str]) -> SparseVector:
+    """A keyword query for exactly these index terms, one weight each."""
+    return _as_vector(_merge((t, 1.0) for t in set(query_terms)))
 
 
 def encode_documents(texts: Sequence[str]) -> tuple[list[list[int]], list[list[float]]]:

@@ -1,9 +1,12 @@
 """Qdrant storage of passages (dense + BM25 sparse vectors) and of the documents they came from.
 
-One client code path: Qdrant's local mode on disk by default, a Qdrant server or cluster when a URL
-is configured. Passages are written through llama-index's QdrantVectorStore; hybrid queries go to
-Qdrant directly, because llama-index fuses hybrid results in Python while Qdrant can fuse them
-itself (prefetch + reciprocal rank fusion) under the same access filter.
+Two backends behind one ``Store`` interface, chosen by ``open_store``: a Qdrant server or cluster
+when a URL is configured (``PassageStore``, through qdrant-client), otherwise Qdrant's engine
+embedded in this process on disk (``edge.EdgePassageStore``). ``PassageStore`` also runs on
+qdrant-client's local mode, which the tests use as the server's stand-in. Passages are written
+through llama-index's QdrantVectorStore; hybrid queries go to Qdrant directly, because llama-index
+fuses hybrid results in Python while Qdrant can fuse them itself (prefetch + reciprocal rank
+fusion) under the same access filter.
 
 Each document also gets a record in a second collection, written only after all its passages: a
 record whose hash matches means the document is completely indexed, so an ingest interrupted
@@ -15,9 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from pydantic import BaseModel, ConfigDict
@@ -59,6 +62,46 @@ class DocumentRecord(BaseModel):
 
 def point_id(key: str) -> str:
     return str(uuid.uuid5(_IDS, key))
+
+
+class Store(Protocol):
+    """What ingestion and search need of an index, whichever backend holds it."""
+
+    def document(self, doc_id: str) -> DocumentRecord | None: ...
+
+    def all_documents(self) -> list[DocumentRecord]: ...
+
+    def put_document(self, record: DocumentRecord) -> None: ...
+
+    def delete_document(self, doc_id: str) -> None: ...
+
+    def count_passages(self, doc_id: str | None = None) -> int: ...
+
+    def add_nodes(self, nodes: Sequence[Any]) -> None: ...
+
+    def passage(self, citation_id: str, allowed: qm.Filter) -> dict[str, Any] | None: ...
+
+    def passage_payloads(self) -> Iterator[dict[str, Any]]: ...
+
+    def hybrid(
+        self,
+        dense: Sequence[float],
+        sparse_vector: sparse.SparseVector,
+        where: qm.Filter,
+        limit: int,
+        candidates: int,
+    ) -> list[qm.ScoredPoint]: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str, api_key: str, path: Path, collection: str, dimension: int) -> Store:
+    """The Qdrant server at ``url``; without one, the embedded engine on disk at ``path``."""
+    if url:
+        return PassageStore(open_client(url, api_key, path), collection, dimension)
+    from .edge import EdgePassageStore  # edge.py builds on this module's records and ids
+
+    return EdgePassageStore(path, collection, dimension)
 
 
 def open_client(url: str, api_key: str, path: Path) -> QdrantClient:
@@ -178,6 +221,18 @@ class PassageStore:
         with self._lock:
             points, _ = self.client.scroll(self.passages, where, limit=1, with_payload=True)
         return points[0].payload if points else None
+
+    def passage_payloads(self) -> Iterator[dict[str, Any]]:
+        """Every passage's payload, page by page (search's term statistics read them)."""
+        offset: Any = None
+        while True:
+            with self._lock:
+                points, offset = self.client.scroll(
+                    self.passages, limit=512, offset=offset, with_payload=True
+                )
+            yield from (p.payload or {} for p in points)
+            if offset is None:
+                return
 
     def hybrid(
         self,

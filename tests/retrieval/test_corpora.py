@@ -18,7 +18,7 @@ from retrieval.evaluation import evaluate, load_questions
 from retrieval.models import SearchRequest
 from retrieval.parsing import ParsedDocument, discover, parse_document
 from retrieval.service import RetrievalService
-from retrieval.store import PassageStore, open_client
+from retrieval.store import open_store
 
 PLANT = load_plant()
 RECALL_FLOOR = 0.6
@@ -81,7 +81,7 @@ def test_generated_logs_are_up_to_date() -> None:
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RetrievalService]:
     embedder = MiniLMEmbedder(threads=2)
     path: Path = tmp_path_factory.mktemp("corpora-index")
-    service = RetrievalService(PassageStore(open_client("", "", path), "c", 384), embedder)
+    service = RetrievalService(open_store("", "", path, "c", embedder.dimension), embedder)
     report = service.ingestor.sync([DEMO_CORPORA])
     assert report.ok, report.errors
     yield service

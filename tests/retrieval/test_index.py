@@ -1,7 +1,9 @@
-"""Ingestion and hybrid search against a real Qdrant (local mode on disk) and the real embedder.
+"""Ingestion and hybrid search against a real Qdrant and the real embedder, on both backends.
 
-A small corpus written per test: what matters here is incremental ingestion (no stale passage
-survives an edit or a deletion), access control inside the query, filters and exact matches.
+The embedded engine (``edge``) and qdrant-client's local mode (``client``: the server path's
+code, since no Qdrant server runs here) must behave alike. A small corpus written per test: what
+matters here is incremental ingestion (no stale passage survives an edit or a deletion), access
+control inside the query, filters and exact matches.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import qdrant_edge as edge
 
+from retrieval.edge import EdgePassageStore
 from retrieval.embedding import MiniLMEmbedder
 from retrieval.models import SearchFilters, SearchRequest
 from retrieval.service import RetrievalService
-from retrieval.store import PassageStore, StoreError, open_client, point_id
+from retrieval.store import PassageStore, Store, StoreError, open_client, open_store, point_id
 
 GENERAL = frozenset({"general"})
 MANAGEMENT = frozenset({"general", "management"})
@@ -26,12 +30,39 @@ def embedder() -> MiniLMEmbedder:
     return MiniLMEmbedder(threads=2)
 
 
-@pytest.fixture
-def service(tmp_path: Path, embedder: MiniLMEmbedder) -> Iterator[RetrievalService]:
-    store = PassageStore(open_client("", "", tmp_path / "qdrant"), "test", embedder.dimension)
-    svc = RetrievalService(store, embedder)
+def open_backend(backend: str, path: Path, dimension: int) -> Store:
+    if backend == "edge":
+        return open_store("", "", path, "test", dimension)
+    return PassageStore(open_client("", "", path), "test", dimension)
+
+
+@pytest.fixture(params=["edge", "client"])
+def service(
+    request: pytest.FixtureRequest, tmp_path: Path, embedder: MiniLMEmbedder
+) -> Iterator[RetrievalService]:
+    svc = RetrievalService(
+        open_backend(request.param, tmp_path / "qdrant", embedder.dimension), embedder
+    )
     yield svc
     svc.close()
+
+
+@pytest.fixture
+def client_service(tmp_path: Path, embedder: MiniLMEmbedder) -> Iterator[RetrievalService]:
+    svc = RetrievalService(
+        open_backend("client", tmp_path / "qdrant", embedder.dimension), embedder
+    )
+    yield svc
+    svc.close()
+
+
+def forget_record(store: Store, doc_id: str) -> None:
+    """Delete a document's record and nothing else, behind the store's back."""
+    if isinstance(store, EdgePassageStore):
+        store.document_shard.update(edge.UpdateOperation.delete_points([point_id(doc_id)]))
+    else:
+        assert isinstance(store, PassageStore)
+        store.client.delete(store.documents, [point_id(doc_id)])
 
 
 def write_doc(folder: Path, name: str, meta: str, body: str) -> Path:
@@ -168,7 +199,7 @@ def test_remove_by_id(service: RetrievalService, corpus: Path) -> None:
 def test_an_interrupted_ingest_is_redone(service: RetrievalService, corpus: Path) -> None:
     service.ingestor.sync([corpus])
     # What a crash between writing passages and the document record leaves behind.
-    service.store.client.delete(service.store.documents, [point_id("maint-log")])
+    forget_record(service.store, "maint-log")
     report = service.ingestor.sync([corpus])
     assert report.added == ["maint-log"]
     record = service.store.document("maint-log")
@@ -256,7 +287,8 @@ def test_a_question_the_documents_do_not_answer_abstains(
 
 
 def test_a_second_process_on_the_same_local_store_gets_a_clear_error(
-    service: RetrievalService, tmp_path: Path
+    client_service: RetrievalService, tmp_path: Path
 ) -> None:
+    # Local mode only; the embedded store's lock is tested across processes in test_edge_store.
     with pytest.raises(StoreError, match="in use by another Andon process"):
         open_client("", "", tmp_path / "qdrant")
