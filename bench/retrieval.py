@@ -153,6 +153,7 @@ def run(quick: bool, console: Console) -> dict[str, float | int | str]:
             quality = evaluate(service.searcher, plant, questions)
             results |= {
                 "recall_at_5": quality.recall_at_5,
+                "section_recall_at_5": quality.section_recall_at_5,
                 "mrr_at_10": quality.mrr_at_10,
                 "abstain_accuracy": quality.abstain_accuracy,
                 "false_abstain_rate": quality.false_abstain_rate,

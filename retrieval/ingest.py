@@ -18,10 +18,11 @@ from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode, TransformComponent
 
 from .assets import configured_aliases
+from .embedding import MODEL_ID
 from .models import Passage
 from .parsing import DocumentError, ParsedDocument, discover, parse_document
 from .search import date_days
-from .store import DocumentRecord, PassageStore, point_id
+from .store import DocumentRecord, Store, point_id
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +38,10 @@ _MAX_NAMED_ASSETS = 2
 class IngestStopped(Exception):
     """The process is shutting down; the named document stays marked incomplete."""
 
+
+# Bump the suffix when what gets embedded or indexed for a passage changes (passage_node):
+# documents indexed by another version are rebuilt even though their files are unchanged.
+INDEX_VERSION = f"{MODEL_ID}|passage-text-2"
 
 Progress = Callable[[int], None]  # called with the number of passages just indexed
 
@@ -79,7 +84,7 @@ def _root_of(path: Path) -> Path:
 
 
 class Ingestor:
-    def __init__(self, store: PassageStore, embed_model: TransformComponent) -> None:
+    def __init__(self, store: Store, embed_model: TransformComponent) -> None:
         self.store = store
         # No docstore: which documents changed is decided here, per document, from the records.
         self.pipeline = IngestionPipeline(transformations=[embed_model], disable_cache=True)
@@ -113,7 +118,11 @@ class Ingestor:
                 continue
             seen[doc_id] = file.resolve()
             current = self.store.document(doc_id)
-            if current and current.content_sha256 == document.content_sha256:
+            if (
+                current
+                and current.content_sha256 == document.content_sha256
+                and current.index_version == INDEX_VERSION
+            ):
                 report.unchanged.append(doc_id)
             else:
                 (report.updated if current else report.added).append(doc_id)
@@ -151,6 +160,7 @@ class Ingestor:
                 source=document.source,
                 origin=str(origin),
                 content_sha256=document.content_sha256,
+                index_version=INDEX_VERSION,
                 passages=len(nodes),
                 ingested_at=dt.datetime.now(dt.UTC),
             )

@@ -130,6 +130,7 @@ class SearchResult(BaseModel):
     # How well the best hits answer: similarity plus coverage of the question's topic terms;
     # the result abstains below ``threshold``.
     evidence: float = 0.0
-    # Codes and numbered references of the question that no readable document holds ("E-999",
-    # "line 3"): the result abstains whatever the evidence.
+    # Codes and numbered references of the question that no passage the reader may read (within
+    # the request's filters) holds, or that the plant lacks ("E-999", "line 3"): the result
+    # abstains whatever the evidence.
     unknown: list[str] = Field(default_factory=list)

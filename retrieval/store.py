@@ -56,6 +56,7 @@ class DocumentRecord(BaseModel):
     source: str
     origin: str  # absolute path it was ingested from, to notice when the file is deleted
     content_sha256: str
+    index_version: str = ""  # what built the passages (ingest.INDEX_VERSION)
     passages: int
     ingested_at: dt.datetime
 

@@ -17,6 +17,7 @@ import qdrant_edge as edge
 
 from retrieval.edge import EdgePassageStore
 from retrieval.embedding import MiniLMEmbedder
+from retrieval.ingest import INDEX_VERSION
 from retrieval.models import SearchFilters, SearchRequest
 from retrieval.service import RetrievalService
 from retrieval.store import PassageStore, Store, StoreError, open_client, open_store, point_id
@@ -292,3 +293,15 @@ def test_a_second_process_on_the_same_local_store_gets_a_clear_error(
     # Local mode only; the embedded store's lock is tested across processes in test_edge_store.
     with pytest.raises(StoreError, match="in use by another Andon process"):
         open_client("", "", tmp_path / "qdrant")
+
+
+def test_documents_indexed_by_another_index_version_are_rebuilt(
+    service: RetrievalService, corpus: Path
+) -> None:
+    service.ingestor.sync([corpus])
+    record = service.store.document("press-manual")
+    assert record is not None and record.index_version == INDEX_VERSION
+    service.store.put_document(record.model_copy(update={"index_version": "older"}))
+    report = service.ingestor.sync([corpus])
+    assert report.updated == ["press-manual"]
+    assert service.store.document("press-manual").index_version == INDEX_VERSION  # type: ignore[union-attr]
