@@ -39,6 +39,10 @@ class IngestStopped(Exception):
     """The process is shutting down; the named document stays marked incomplete."""
 
 
+# After an ingest this large, the store builds its search index (minutes at 100k passages,
+# during which searches wait); small syncs leave it to the next large one.
+BUILD_INDEX_AFTER = 5_000
+
 # Bump the suffix when what gets embedded or indexed for a passage changes (passage_node):
 # documents indexed by another version are rebuilt even though their files are unchanged.
 INDEX_VERSION = f"{MODEL_ID}|passage-text-2"
@@ -188,6 +192,8 @@ class Ingestor:
             except IngestStopped as stopped:
                 report.errors.append(f"stopped before {stopped} was complete")
                 break
+        if report.passages >= BUILD_INDEX_AFTER:
+            self.store.build_index()
         return report
 
     def remove(self, doc_id: str) -> bool:

@@ -93,6 +93,9 @@ class Store(Protocol):
         candidates: int,
     ) -> list[qm.ScoredPoint]: ...
 
+    def build_index(self) -> None:
+        """Build search indexes after a large ingest (a server does it on its own)."""
+
     def close(self) -> None: ...
 
 
@@ -265,6 +268,9 @@ class PassageStore:
                 with_payload=True,
                 with_vectors=[DENSE],
             ).points
+
+    def build_index(self) -> None:
+        """Nothing to do: a Qdrant server indexes in the background by itself."""
 
     def close(self) -> None:
         with self._lock:

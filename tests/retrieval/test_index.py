@@ -305,3 +305,14 @@ def test_documents_indexed_by_another_index_version_are_rebuilt(
     report = service.ingestor.sync([corpus])
     assert report.updated == ["press-manual"]
     assert service.store.document("press-manual").index_version == INDEX_VERSION  # type: ignore[union-attr]
+
+
+def test_building_the_index_keeps_every_passage_and_answer(
+    service: RetrievalService, corpus: Path
+) -> None:
+    service.ingestor.sync([corpus])
+    before = [h.citation_id for h in search(service, "bearing vibration").hits]
+    count = service.store.count_passages()
+    service.store.build_index()
+    assert service.store.count_passages() == count
+    assert [h.citation_id for h in search(service, "bearing vibration").hits] == before
