@@ -168,6 +168,7 @@ def run(quick: bool, console: Console) -> dict[str, float | int | str]:
             logs.mkdir()
             maintnet_records(logs)
             results["ingest_passages_per_s"] = _ingest(service, [logs], console, "maintnet")
+            console.print(f"ingest: {results['ingest_passages_per_s']:.0f} passages/s")
             real = service.store.count_passages()
             for size in (2_000,) if quick else (10_000, 100_000):
                 if size > real:
@@ -178,6 +179,10 @@ def run(quick: bool, console: Console) -> dict[str, float | int | str]:
                 results[f"hybrid_p50_ms_{label}"] = percentile(latencies, 0.5)
                 results[f"hybrid_p99_ms_{label}"] = percentile(latencies, 0.99)
                 results[f"disk_mb_{label}"] = _disk_mb(root / "qdrant")
+                console.print(  # a long run shows each scale's figures as it gets them
+                    f"{label}: hybrid p50 {results[f'hybrid_p50_ms_{label}']:.1f} ms, "
+                    f"p99 {results[f'hybrid_p99_ms_{label}']:.1f} ms"
+                )
         finally:
             service.close()
     return results
