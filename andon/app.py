@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -88,6 +89,9 @@ def create_app(
             app.state.keys = KeyStore(settings.keys_path, roles={r.id for r in plant.roles})
             app.state.engine = engine
             app.state.retrieval = await _open_retrieval(settings, stack, sync_corpora)
+            # What start-up built lives as long as the process: keep it out of the garbage
+            # collector's scans, which otherwise cost about 0.5 ms CPU per action.
+            gc.freeze()
             log.info("andon ready", opcua=settings.opcua_url, abandoned_requests=abandoned)
             yield
 

@@ -1,7 +1,9 @@
 """Control round trip: REST action -> decision -> OPC-UA write -> read-back -> response.
 
 Runs the real thing as a user would: the simulated plant and the API each in their own
-process on loopback, embedded defaults (SQLite), an operator's API key.
+process on loopback, embedded defaults (SQLite), an operator's API key. Besides latency and
+throughput it reports the CPU time the API and the plant processes spent per action (from
+/proc, so on Linux only): on a small machine that, not the network, bounds both.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -41,9 +44,40 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+@dataclass(frozen=True)
+class System:
+    base: str  # the API's base URL
+    key: str  # an operator's API key
+    pids: dict[str, int]  # "api" and "plant" processes
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far; None where /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def running_system(data_dir: Path) -> Iterator[tuple[str, str]]:
-    """Start simulator and API as separate processes; yield (API base URL, operator key)."""
+def cpu_per_action(
+    pids: dict[str, int], into: dict[str, float], phase: str
+) -> Iterator[list[float]]:
+    """The block appends its actions' latencies to the list it gets; afterwards each
+    process's CPU ms per action goes to `into[f"{name}_cpu_ms_per_action_{phase}"]`."""
+    done: list[float] = []
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    yield done
+    for name, pid in pids.items():
+        start, end = before[name], cpu_seconds(pid)
+        if start is not None and end is not None and done:
+            into[f"{name}_cpu_ms_per_action_{phase}"] = (end - start) * 1000 / len(done)
+
+
+@contextmanager
+def running_system(data_dir: Path) -> Iterator[System]:
+    """Start simulator and API as separate processes and yield them, once ready."""
     sim_port, api_port = free_tcp_port(), free_tcp_port()
     env = {
         **os.environ,
@@ -69,7 +103,7 @@ def running_system(data_dir: Path) -> Iterator[tuple[str, str]]:
             if time.monotonic() > deadline or api.poll() is not None or sim.poll() is not None:
                 raise RuntimeError("the system did not become ready within 60 s")
             time.sleep(0.2)
-        yield base, operator
+        yield System(base, operator, {"api": api.pid, "plant": sim.pid})
     finally:
         for proc in (api, sim):  # the API first, so it does not log the plant going away
             proc.terminate()
@@ -90,16 +124,17 @@ async def _action(client: httpx.AsyncClient, asset: str, tag: str, value: float)
 
 
 async def _measure(
-    base: str, key: str, n_seq: int, n_conc: int, clients: int, n_estop: int, progress: Progress
-):
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+    system: System, n_seq: int, n_conc: int, clients: int, n_estop: int, progress: Progress
+) -> tuple[list[float], list[float], float, list[float], dict[str, float]]:
+    headers = {"Authorization": f"Bearer {system.key}"}
+    cpu: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=system.base, headers=headers, timeout=30) as client:
         task = progress.add_task("sequential actions", total=n_seq)
-        sequential = []
-        for i in range(n_seq):
-            asset, tag, values = TARGETS[0]
-            sequential.append(await _action(client, asset, tag, values[i % 2]))
-            progress.advance(task)
+        with cpu_per_action(system.pids, cpu, "sequential") as sequential:
+            for i in range(n_seq):
+                asset, tag, values = TARGETS[0]
+                sequential.append(await _action(client, asset, tag, values[i % 2]))
+                progress.advance(task)
 
         task = progress.add_task(f"concurrent actions ({clients} clients)", total=n_conc)
         counter = itertools.count()
@@ -112,25 +147,27 @@ async def _measure(
                 progress.advance(task)
             return out
 
-        started = time.perf_counter()
-        per_worker = await asyncio.gather(
-            *(worker(TARGETS[i % len(TARGETS)]) for i in range(clients))
-        )
-        wall = time.perf_counter() - started
-        concurrent = [x for xs in per_worker for x in xs]
+        with cpu_per_action(system.pids, cpu, "concurrent") as concurrent:
+            started = time.perf_counter()
+            per_worker = await asyncio.gather(
+                *(worker(TARGETS[i % len(TARGETS)]) for i in range(clients))
+            )
+            wall = time.perf_counter() - started
+            concurrent += [x for xs in per_worker for x in xs]
 
         task = progress.add_task("emergency stops", total=n_estop)
-        estops = []
-        for _ in range(n_estop):
-            started = time.perf_counter()
-            response = await client.post(
-                "/lines/line-1/emergency-stop", json={"reason": "benchmark"}
-            )
-            estops.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"e-stop failed: {response.status_code} {response.text[:300]}")
-            progress.advance(task)
-    return sequential, concurrent, wall, estops
+        with cpu_per_action(system.pids, cpu, "estop") as estops:
+            for _ in range(n_estop):
+                started = time.perf_counter()
+                response = await client.post(
+                    "/lines/line-1/emergency-stop", json={"reason": "benchmark"}
+                )
+                estops.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    detail = f"{response.status_code} {response.text[:300]}"
+                    raise RuntimeError(f"e-stop failed: {detail}")
+                progress.advance(task)
+    return sequential, concurrent, wall, estops, cpu
 
 
 def run(quick: bool, console: Console) -> dict[str, float | int | str]:
@@ -138,11 +175,11 @@ def run(quick: bool, console: Console) -> dict[str, float | int | str]:
     clients = len(TARGETS)
     with (
         tempfile.TemporaryDirectory(prefix="andon-bench-") as tmp,
-        running_system(Path(tmp)) as (base, key),
+        running_system(Path(tmp)) as system,
         Progress(console=console, transient=True) as progress,
     ):
-        sequential, concurrent, wall, estops = asyncio.run(
-            _measure(base, key, n_seq, n_conc, clients, n_estop, progress)
+        sequential, concurrent, wall, estops, cpu = asyncio.run(
+            _measure(system, n_seq, n_conc, clients, n_estop, progress)
         )
     return {
         "control_roundtrip_p50_ms": statistics.median(sequential),
@@ -155,4 +192,5 @@ def run(quick: bool, console: Console) -> dict[str, float | int | str]:
         "concurrent_actions": len(concurrent),
         "concurrent_clients": clients,
         "estops": len(estops),
+        **cpu,
     }

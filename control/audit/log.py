@@ -17,12 +17,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Text, cast, insert, select, text
-from sqlalchemy.engine import Row
+from sqlalchemy import Executable, Text, cast, insert, select, text
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from control.actions.models import ProposedBy
@@ -35,7 +36,7 @@ from control.audit.records import (
     record_hash,
 )
 from control.audit.tables import audit_records as t
-from control.db import EXCLUSIVE_WRITE, write_lock
+from control.db import run_transaction, write_lock
 
 # Advisory lock key space "ANDO"; the second key is the schema, so schemas do not contend.
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(1095648335, hashtext(current_schema()))")
@@ -73,13 +74,24 @@ class AuditEntry:
     data: Mapping[str, Any] | None = None
 
 
+# What a batch's waiter gets: its records and the row its change returned; ([], None) when
+# the change matched no row and nothing was written, (records, None) without a change.
+_Outcome = tuple[list[AuditRecord], Row[Any] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    fields: list[dict[str, Any]]  # the records, not chained yet
+    change: Executable | None
+    done: asyncio.Future[_Outcome]
+
+
 class AuditLog:
     def __init__(self, engine: AsyncEngine, anchor_path: Path | None = None) -> None:
         self._engine = engine
-        self._writer = engine.execution_options(**{EXCLUSIVE_WRITE: True})
         self._anchor = HeadAnchor(anchor_path) if anchor_path else None
         # Group commit: batches waiting for the next commit, and the task committing them.
-        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[list[AuditRecord]]]] = []
+        self._waiting: list[_Batch] = []
         self._flusher: asyncio.Task[None] | None = None
         # Shared with the other SQLite writers of this process (see control.db.write_lock).
         self._lock = write_lock(engine) if engine.dialect.name == "sqlite" else asyncio.Lock()
@@ -125,65 +137,65 @@ class AuditLog:
         Group commit: batches that arrive while another commit is in flight are written
         together in the next one, so concurrent requests share one fsync.
         """
-        # Exactly what reading a record back gives (string keys, lists), or ValueError.
-        payloads = [json.loads(canonical_json(to_jsonable_python(e.data or {}))) for e in entries]
-        common = {
-            "actor": actor,
-            "role": role,
-            "subject": subject,
-            "request_id": request_id,
-            "proposed_by": proposed_by.model_dump(mode="json") if proposed_by else None,
-            "reason": reason,
-        }
-        batch = [
-            {**common, "kind": AuditKind(e.kind).value, "data": p}
-            for e, p in zip(entries, payloads, strict=True)
-        ]
-        done: asyncio.Future[list[AuditRecord]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((batch, done))
+        fields = _fields(entries, actor, role, subject, request_id, proposed_by, reason)
+        records, _ = await self._enqueue(fields, change=None)
+        return records
+
+    async def append_with_change(
+        self,
+        change: Executable,
+        entries: Sequence[AuditEntry],
+        *,
+        actor: str,
+        role: str,
+        subject: str | None = None,
+        request_id: str | None = None,
+        proposed_by: ProposedBy | None = None,
+        reason: str = "",
+    ) -> tuple[Row[Any], list[AuditRecord]] | None:
+        """Run `change` (a statement RETURNING the one row it changed) and append `entries`
+        in the same transaction; when `change` matches no row, neither happens: None.
+
+        A state change and the records that tell of it are then never apart, and doing
+        the pair again (a workflow replayed after a crash) changes and appends nothing.
+        """
+        fields = _fields(entries, actor, role, subject, request_id, proposed_by, reason)
+        records, row = await self._enqueue(fields, change)
+        return None if row is None else (row, records)
+
+    async def _enqueue(self, fields: list[dict[str, Any]], change: Executable | None) -> _Outcome:
+        batch = _Batch(fields, change, asyncio.get_running_loop().create_future())
+        self._waiting.append(batch)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return await done
+        return await batch.done
 
     async def _flush(self) -> None:
         while self._waiting:
             group, self._waiting = self._waiting, []
-            await self._commit_group(group)
+            try:
+                outcomes = await self._commit(group)
+            except Exception as exc:  # every waiter learns its records were not written
+                for batch in group:
+                    batch.done.set_exception(exc)
+                continue
+            for batch, outcome in zip(group, outcomes, strict=True):
+                batch.done.set_result(outcome)
 
-    async def _commit_group(
-        self, group: list[tuple[list[dict[str, Any]], asyncio.Future[list[AuditRecord]]]]
-    ) -> None:
-        try:
-            chained = await self._commit([fields for batch, _ in group for fields in batch])
-        except Exception as exc:  # every waiter learns its records were not written
-            for _, done in group:
-                done.set_exception(exc)
-            return
-        for batch, done in group:
-            done.set_result([AuditRecord.model_validate(f) for f in chained[: len(batch)]])
-            chained = chained[len(batch) :]
-
-    async def _commit(self, unchained: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Chain the records onto the current head and commit them in one transaction."""
-        records: list[dict[str, Any]] = []
+    async def _commit(self, group: list[_Batch]) -> list[_Outcome]:
         async with self._lock:
-            async with self._writer.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    await conn.execute(_PG_LOCK)
-                head = (
-                    await conn.execute(select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1))
-                ).first()
-                seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
-                now = datetime.now(UTC)
-                for partial in unchained:
-                    fields = {"seq": seq + 1, "ts": now, **partial, "prev_hash": prev_hash}
-                    fields["hash"] = record_hash(fields)
-                    seq, prev_hash = fields["seq"], fields["hash"]
-                    records.append(fields)
-                await conn.execute(insert(t), [_to_columns(f) for f in records])
-            if self._anchor:
-                await asyncio.to_thread(self._anchor.advance, seq, prev_hash)
-        return records
+            outcomes, _ = await run_transaction(
+                self._engine,
+                partial(_chain, [(b.fields, b.change) for b in group]),
+                exclusive=True,
+                then=self._advance_anchor,
+            )
+        return outcomes
+
+    def _advance_anchor(self, chained: tuple[list[_Outcome], tuple[int, str] | None]) -> None:
+        head = chained[1]
+        if self._anchor and head is not None:
+            self._anchor.advance(*head)
 
     async def list(
         self,
@@ -233,6 +245,42 @@ class AuditLog:
             first_bad_seq=walk.bad_seq,
             problem=walk.problem,
         )
+
+
+def _chain(
+    batches: list[tuple[list[dict[str, Any]], Executable | None]], conn: Connection
+) -> tuple[list[_Outcome], tuple[int, str] | None]:
+    """In one transaction: apply the batches' changes, chain the records of every batch
+    whose change took (or that has none) onto the current head and insert them.
+
+    Returns each batch's outcome and the new head (None when nothing was appended).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_LOCK)
+    head = conn.execute(select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1)).first()
+    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    now = datetime.now(UTC)
+    outcomes: list[_Outcome] = []
+    records: list[dict[str, Any]] = []
+    for fields, change in batches:
+        row = None
+        if change is not None:
+            row = conn.execute(change).first()
+            if row is None:  # nothing to change: nothing to tell either
+                outcomes.append(([], None))
+                continue
+        mine = []
+        for partial_fields in fields:
+            record = {"seq": seq + 1, "ts": now, **partial_fields, "prev_hash": prev_hash}
+            record["hash"] = record_hash(record)
+            seq, prev_hash = record["seq"], record["hash"]
+            mine.append(record)
+        records += mine
+        outcomes.append(([AuditRecord.model_validate(r) for r in mine], row))
+    if not records:
+        return outcomes, None
+    conn.execute(insert(t), [_to_columns(r) for r in records])
+    return outcomes, (seq, prev_hash)
 
 
 class _ChainWalk:
@@ -287,6 +335,32 @@ async def _check_anchor(conn: AsyncConnection, walk: _ChainWalk, anchor: Anchor)
     stored = (await conn.execute(select(t.c.hash).where(t.c.seq == anchor.seq))).scalar_one()
     if stored != anchor.hash:
         walk.fail(anchor.seq, "hash differs from the anchor: the chain was rewritten")
+
+
+def _fields(
+    entries: Sequence[AuditEntry],
+    actor: str,
+    role: str,
+    subject: str | None,
+    request_id: str | None,
+    proposed_by: ProposedBy | None,
+    reason: str,
+) -> list[dict[str, Any]]:
+    """The records of a batch as columns, all but their place in the chain."""
+    common = {
+        "actor": actor,
+        "role": role,
+        "subject": subject,
+        "request_id": request_id,
+        "proposed_by": proposed_by.model_dump(mode="json") if proposed_by else None,
+        "reason": reason,
+    }
+    fields = []
+    for entry in entries:
+        # Exactly what reading a record back gives (string keys, lists), or ValueError.
+        data = json.loads(canonical_json(to_jsonable_python(entry.data or {})))
+        fields.append({**common, "kind": AuditKind(entry.kind).value, "data": data})
+    return fields
 
 
 def _loads_or_text(raw: str) -> Any:

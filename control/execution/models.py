@@ -8,7 +8,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from control.actions.models import ActionRequest, Requester
-from control.decisions.models import Decision
+from control.decisions.models import Decision, Outcome
+from control.decisions.rules import Rule
 
 
 class RequestStatus(StrEnum):
@@ -49,3 +50,13 @@ class RequestRecord(BaseModel):
     created_at: datetime
     updated_at: datetime
     message: str = ""  # one sentence for the operator: why denied / failed, who must approve
+
+
+def plant_unreachable(decision: Decision) -> bool:
+    """Denied only because the plant could not be read: not refused on its merits, and a
+    retry once the plant is back may well be allowed."""
+    return (
+        decision.outcome is Outcome.denied
+        and bool(decision.steps)
+        and all(v.rules == (Rule.plant_disconnected,) for v in decision.steps)
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated
 
@@ -8,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from control.actions.models import Action, ActionRequest, Plan, ProposedBy
 from control.deps import Authenticated, ServicesDep
-from control.execution.models import RequestRecord, RequestStatus
+from control.execution.models import RequestRecord, RequestStatus, plant_unreachable
 from control.execution.service import ApprovalError, ExecutionService
 from control.execution.store import ApprovalAlreadyDecided, IdempotencyConflict, RequestNotFound
 from control.metrics import REQUEST_SECONDS
+from control.opcua.driver import Backoff
 
 router = APIRouter(tags=["actions"])
 
@@ -34,6 +36,17 @@ _HTTP_STATUS = {
     RequestStatus.rejected: status.HTTP_403_FORBIDDEN,
     RequestStatus.expired: status.HTTP_409_CONFLICT,
     RequestStatus.failed: status.HTTP_502_BAD_GATEWAY,
+}
+
+# A request the plant could not be read for is answered 503: the driver tries to reconnect
+# at least this often, so a retry after it meets a fresh attempt.
+RETRY_AFTER_S = math.ceil(Backoff().max_s)
+_RESPONSES: dict[int | str, dict[str, object]] = {
+    202: {"description": "waiting for approval (Location: the request)"},
+    403: {"description": "denied: the body's message says why"},
+    409: {"description": "Idempotency-Key reused with another body"},
+    502: {"description": "the plant refused, or the read-back disagreed"},
+    503: {"description": "plant unreachable, nothing decided or sent; retry after Retry-After"},
 }
 
 
@@ -66,12 +79,16 @@ async def _submit(
         ) from None
     REQUEST_SECONDS.labels(record.status.value).observe(time.perf_counter() - started)
     response.status_code = _HTTP_STATUS[record.status]
+    if record.status is RequestStatus.denied and plant_unreachable(record.decision):
+        # Not refused on its merits: the plant could not be read, so ask for a retry.
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
     if record.status is RequestStatus.waiting_approval:
         response.headers["Location"] = f"/requests/{record.id}"
     return record
 
 
-@router.post("/plans", response_model=RequestRecord, responses={202: {}, 403: {}, 409: {}, 502: {}})
+@router.post("/plans", response_model=RequestRecord, responses=_RESPONSES)
 async def submit_plan(
     body: ActionRequest,
     svc: ServicesDep,
@@ -79,14 +96,12 @@ async def submit_plan(
     response: Response,
     key: IdempotencyKey = None,
 ) -> RequestRecord:
-    """Submit a plan; answers once it is executed (200), waiting for approval (202), denied (403)
-    or failed at the plant (502)."""
+    """Submit a plan; answers once it is executed (200), waiting for approval (202), denied (403),
+    failed at the plant (502) or not decided because the plant is unreachable (503)."""
     return await _submit(body, svc, who, key, response)
 
 
-@router.post(
-    "/actions", response_model=RequestRecord, responses={202: {}, 403: {}, 409: {}, 502: {}}
-)
+@router.post("/actions", response_model=RequestRecord, responses=_RESPONSES)
 async def submit_action(
     body: SingleAction,
     svc: ServicesDep,

@@ -14,7 +14,7 @@ from control.actions.models import ActionRequest, Requester
 from control.audit.log import AuditEntry
 from control.decisions.evaluate import evaluate
 from control.decisions.models import Decision, Outcome
-from control.execution.models import RequestRecord, RequestStatus
+from control.execution.models import RequestRecord, RequestStatus, plant_unreachable
 from control.execution.runtime import Services
 from control.execution.store import IdempotencyConflict, body_hash
 from control.execution.workflows import APPROVAL_TOPIC, execute_request
@@ -48,6 +48,11 @@ class ApprovalError(Exception):
 
 
 def _message(decision: Decision) -> str:
+    if plant_unreachable(decision):
+        return (
+            f"plant unreachable: {decision.steps[0].reasons[0]}; nothing was sent. Retry once "
+            "it is back: this attempt does not use up an Idempotency-Key"
+        )
     match decision.outcome:
         case Outcome.denied:
             return "denied: " + "; ".join(decision.reasons)
@@ -76,6 +81,17 @@ class ExecutionService:
                 if digest != body_hash(request):
                     raise IdempotencyConflict(idempotency_key)
                 return await self._settled(existing)
+        try:
+            state = await svc.driver.read_state()  # interlocks look at other assets too
+        except DriverError as exc:
+            log.warning("plant state unavailable", error=str(exc))
+            state = PlantState(connected=False)
+        decision = evaluate(request, svc.plant, state, requester)
+        DECISIONS.labels(decision.outcome.value).inc()
+        if plant_unreachable(decision):
+            # Recorded under an id of its own, without the key: the retry a 503 invites,
+            # with the same key, is then judged afresh instead of answered with this denial.
+            idempotency_key = None
         request_id = request_id_for(requester.user, idempotency_key)
         audit_common = {
             "actor": requester.user,
@@ -85,13 +101,6 @@ class ExecutionService:
             "proposed_by": request.proposed_by,
             "reason": request.reason,
         }
-        try:
-            state = await svc.driver.read_state()  # interlocks look at other assets too
-        except DriverError as exc:
-            log.warning("plant state unavailable", error=str(exc))
-            state = PlantState(connected=False)
-        decision = evaluate(request, svc.plant, state, requester)
-        DECISIONS.labels(decision.outcome.value).inc()
         now = datetime.now(UTC)
         status = _STATUS_OF[decision.outcome]
         record = RequestRecord(

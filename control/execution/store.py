@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import JSON, String, UniqueConstraint, select, update
+from sqlalchemy import JSON, String, UniqueConstraint, Update, insert, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control.actions.models import ActionRequest, Requester
-from control.db import Base, UTCDateTime, serialized_writes, session_factory
+from control.db import Base, UTCDateTime, run_transaction, serialized_writes, session_factory
 from control.decisions.models import Decision
 from control.execution.models import RequestRecord, RequestStatus, StepResult
 
@@ -46,12 +48,16 @@ class RequestRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+_INSERT = insert(RequestRow)
+
+
 def body_hash(request: ActionRequest) -> str:
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _to_record(row: RequestRow) -> RequestRecord:
+def to_record(row: RequestRow | Row[Any]) -> RequestRecord:
+    """The record of a request row (ORM object or a row of its columns)."""
     return RequestRecord(
         id=row.id,
         status=RequestStatus(row.status),
@@ -81,7 +87,7 @@ class RequestStore:
                     RequestRow.requester_user == user, RequestRow.idempotency_key == key
                 )
             )
-            return (_to_record(row), row.body_sha256) if row else None
+            return (to_record(row), row.body_sha256) if row else None
 
     async def create(
         self,
@@ -93,24 +99,25 @@ class RequestStore:
         Raises IdempotencyConflict when the key was used for a different body.
         """
         digest = body_hash(record.request)
-        row = RequestRow(
-            id=record.id,
-            requester_user=record.requester.user,
-            requester_role=record.requester.role,
-            idempotency_key=idempotency_key,
-            body_sha256=digest,
-            status=record.status.value,
-            request=record.request.model_dump(mode="json"),
-            decision=record.decision.model_dump(mode="json"),
-            steps=[],
-            message=record.message,
-            expires_at=record.expires_at,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-        )
+        row = {
+            "id": record.id,
+            "requester_user": record.requester.user,
+            "requester_role": record.requester.role,
+            "idempotency_key": idempotency_key,
+            "body_sha256": digest,
+            "status": record.status.value,
+            "request": record.request.model_dump(mode="json"),
+            "decision": record.decision.model_dump(mode="json"),
+            "steps": [],
+            "message": record.message,
+            "expires_at": record.expires_at,
+            "created_at": record.created_at,
+            "updated_at": record.updated_at,
+        }
         try:
-            async with serialized_writes(self._engine), self._sessions.begin() as session:
-                session.add(row)
+            # Core in one worker hop, not the ORM: this insert is on every request's path.
+            async with serialized_writes(self._engine):
+                await run_transaction(self._engine, lambda conn: conn.execute(_INSERT, row))
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -129,7 +136,7 @@ class RequestStore:
             row = await session.get(RequestRow, request_id)
             if row is None:
                 raise RequestNotFound(request_id)
-            return _to_record(row)
+            return to_record(row)
 
     async def list(
         self, status: RequestStatus | None = None, limit: int = 100, offset: int = 0
@@ -140,7 +147,7 @@ class RequestStore:
         if status is not None:
             query = query.where(RequestRow.status == status.value)
         async with self._sessions() as session:
-            return [_to_record(r) for r in await session.scalars(query)]
+            return [to_record(r) for r in await session.scalars(query)]
 
     async def record_approval(self, request_id: str, approver: str, reason: str) -> None:
         """Claim the approval decision; exactly one approver can win it."""
@@ -181,7 +188,32 @@ class RequestStore:
             )
             if row is None:
                 raise RequestNotFound(request_id)
-            return _to_record(row)
+            return to_record(row)
+
+
+def finishing(
+    request_id: str, status: RequestStatus, message: str, steps: tuple[StepResult, ...]
+) -> Update:
+    """The UPDATE that gives a request its final status, RETURNING the row; it matches no row
+    once the request is final, so running it again (a replayed workflow) changes nothing.
+
+    Run it with `AuditLog.append_with_change`: the request's end and its audit records then
+    commit together or not at all.
+    """
+    return (
+        update(RequestRow)
+        .where(
+            RequestRow.id == request_id,
+            RequestRow.status.in_([s.value for s in RequestStatus if not s.final]),
+        )
+        .values(
+            status=status.value,
+            message=message,
+            steps=[s.model_dump(mode="json") for s in steps],
+            updated_at=datetime.now(UTC),
+        )
+        .returning(*RequestRow.__table__.c)
+    )
 
 
 class ApprovalAlreadyDecided(Exception):

@@ -30,6 +30,7 @@ from control.decisions.evaluate import evaluate
 from control.decisions.models import Outcome
 from control.execution.models import RequestRecord, RequestStatus, StepResult
 from control.execution.runtime import on_service_loop, services
+from control.execution.store import finishing, to_record
 from control.opcua.driver import ActuationError, DriverError
 from control.plant.models import Command
 
@@ -96,10 +97,11 @@ async def _actuate(record: RequestRecord, index: int) -> StepResult:
     return await on_service_loop(_actuate_now(record, index))
 
 
-@DBOS.step(name="andon.finish")
 async def _finish(
     record: RequestRecord, status: RequestStatus, message: str, steps: tuple[StepResult, ...]
 ) -> RequestRecord:
+    # Not a DBOS step: one transaction records the end and its audit trail, and it changes
+    # nothing when a replay runs it again, so a step's own bookkeeping would only add cost.
     return await on_service_loop(_finish_now(record, status, message, steps))
 
 
@@ -182,21 +184,24 @@ async def _finish_now(
     record: RequestRecord, status: RequestStatus, message: str, steps: tuple[StepResult, ...]
 ) -> RequestRecord:
     svc = services()
-    final = await svc.requests.update(record.id, status=status, message=message, steps=steps)
     subject = ",".join(sorted({a.asset for a in record.request.plan.steps}))
-    await svc.audit.append_many(
-        audit_entries(record, status, message, steps), **_audit_context(record, subject=subject)
+    done = await svc.audit.append_with_change(
+        finishing(record.id, status, message, steps),
+        audit_entries(record, status, message, steps),
+        **_audit_context(record, subject=subject),
     )
+    if done is None:  # a replay after a crash: the request was already finished, and told
+        return await svc.requests.get(record.id)
     svc.events.publish(
         "request", {"request_id": record.id, "status": status.value, "message": message}
     )
-    return final
+    return to_record(done[0])
 
 
 def audit_entries(
     record: RequestRecord, status: RequestStatus, message: str, steps: tuple[StepResult, ...]
 ) -> list[AuditEntry]:
-    """The records a finished request adds to the audit trail, in one commit.
+    """The records a finished request adds to the audit trail, in the commit of its end.
 
     A request that ran at once is recorded whole here: one durable commit per action
     instead of one per phase, while DBOS already holds its intent durably. A request that

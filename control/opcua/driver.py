@@ -93,6 +93,9 @@ class PlantDriver:
         self._watchdog_interval_s = watchdog_interval_s
         self._nodes = resolve_nodes(plant)
         self._cache = StateCache(self._nodes.assets)
+        self._read_requests: dict[
+            tuple[str, ...], tuple[list[tuple[str, str, ua.NodeId]], ua.ReadParameters]
+        ] = {}
         self._connection_listeners: list[ConnectionListener] = []
         self._client: Client | None = None
         # Bumped for every session so late callbacks of a dropped session are ignored.
@@ -163,7 +166,7 @@ class PlantDriver:
 
     async def read_state(self, assets: Iterable[str] | None = None) -> PlantState:
         """Read status variables and tags of `assets` (default all) in one request."""
-        asset_ids = list(self._nodes.assets if assets is None else assets)
+        asset_ids = tuple(self._nodes.assets if assets is None else assets)
         readings = await self._read_values(self._live_client(), asset_ids)
         return plant_state(readings.items(), self._nodes.assets, connected=True)
 
@@ -324,13 +327,11 @@ class PlantDriver:
             raise DriverError(f"{what}: {reason}", status) from exc
 
     async def _read_values(
-        self, client: Client, asset_ids: list[str]
+        self, client: Client, asset_ids: tuple[str, ...]
     ) -> dict[str, dict[str, Value]]:
-        wanted = self._nodes.value_nodes(asset_ids)
+        wanted, request = self._read_request(asset_ids)
         results = await self._send(
-            client.uaclient.read_attributes([n for _, _, n in wanted], ua.AttributeIds.Value),
-            "read plant state",
-            actuating=False,
+            client.uaclient.read(request), "read plant state", actuating=False
         )
         readings: dict[str, dict[str, Value]] = {a: {} for a in asset_ids}
         for (asset_id, name, _), datavalue in zip(wanted, results, strict=True):
@@ -343,6 +344,20 @@ class PlantDriver:
             except ValueError as exc:
                 raise DriverError(f"{asset_id}: {exc}", "BadTypeMismatch") from exc
         return readings
+
+    def _read_request(
+        self, asset_ids: tuple[str, ...]
+    ) -> tuple[list[tuple[str, str, ua.NodeId]], ua.ReadParameters]:
+        """The values of `asset_ids` and the read request for them, built once per set of
+        assets: the whole-plant read is on the path of every action."""
+        known = self._read_requests.get(asset_ids)
+        if known is None:
+            wanted = self._nodes.value_nodes(asset_ids)
+            reads = [
+                ua.ReadValueId(NodeId=n, AttributeId=ua.AttributeIds.Value) for *_, n in wanted
+            ]
+            known = self._read_requests[asset_ids] = (wanted, ua.ReadParameters(NodesToRead=reads))
+        return known
 
     # --- session supervision ---------------------------------------------------------
 
@@ -395,7 +410,7 @@ class PlantDriver:
         client.connection_lost_callback = lost
         try:
             await self._check_namespaces(client)
-            readings = await self._read_values(client, list(self._nodes.assets))
+            readings = await self._read_values(client, tuple(self._nodes.assets))
             for asset_id, values in readings.items():
                 for name, value in values.items():
                     self._cache.update(asset_id, name, value)

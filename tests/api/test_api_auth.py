@@ -20,6 +20,7 @@ PLACEHOLDERS = {
     "asset": "press-3",
     "request_id": "req-0",
     "work_order_id": "WO-000001",
+    "doc_id": "doc-0",
 }
 
 

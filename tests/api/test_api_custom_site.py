@@ -64,7 +64,7 @@ def short_ttl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShortTtlSyst
     }
     log = (root / "andon.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "andon.cli", "up", "--port", str(api_port)],
+        [sys.executable, "-m", "andon.cli", "up", "--port", str(api_port), "--no-index-documents"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from control.execution.service import request_id_for
+
 from .api_helpers import (
     LINE_2,
     LiveSystem,
@@ -22,6 +24,7 @@ from .api_helpers import (
     eventually,
     metric_value,
     set_parameter,
+    unique,
 )
 
 Event = tuple[str, dict[str, Any]]
@@ -188,9 +191,16 @@ def test_readiness_follows_the_plant_through_an_outage(live: LiveSystem) -> None
     unread = live.get("/assets/press-3", "alice")
     assert unread.status_code == 503
     assert "plant not reachable" in detail_text(unread)
-    blind = live.act("alice", set_parameter("conveyor-2", "speed_mps", 1.0), "during outage")
-    assert blind.status_code == 403, blind.text
+    key = unique("outage")
+    speed_up = set_parameter("conveyor-2", "speed_mps", 1.0)
+    blind = live.act("alice", speed_up, "during outage", key=key)
+    assert blind.status_code == 503, blind.text
+    assert blind.headers["Retry-After"] == "5"
+    assert blind.json()["status"] == "denied"
     assert "no connection to the plant" in blind.json()["message"]
+    blind_plan = live.plan("alice", [speed_up], "during outage")
+    assert blind_plan.status_code == 503, blind_plan.text
+    assert blind_plan.headers["Retry-After"] == "5"
     estop = live.post("/lines/line-2/emergency-stop", "alice", json={"reason": "outage test"})
     assert estop.status_code == 503, estop.text
     assert "EMERGENCY STOP NOT CONFIRMED" in detail_text(estop)
@@ -204,8 +214,18 @@ def test_readiness_follows_the_plant_through_an_outage(live: LiveSystem) -> None
     # The undelivered e-stop did not reach the plant; the driver is back and acts again.
     assert live.snapshot("conveyor-2").run_state == "running"
     assert live.snapshot("conveyor-2").tags["speed_mps"] == 0.8
-    again = live.act("alice", set_parameter("conveyor-2", "speed_mps", 1.0), "after outage")
+    # The refusal is on record (denied, rule plant_disconnected) under an id of its own...
+    stored = live.get(f"/requests/{blind.json()['id']}", "bob")
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["status"] == "denied"
+    assert [s["rules"] for s in stored.json()["decision"]["steps"]] == [["plant_disconnected"]]
+    trail = live.audit(request_id=blind.json()["id"])
+    assert [r["kind"] for r in trail] == ["request", "decision"]
+    assert trail[1]["data"]["steps"][0]["rules"] == ["plant_disconnected"]
+    # ...and did not use up the key: the retry the 503 asked for is judged and executed.
+    again = live.act("alice", speed_up, "during outage", key=key)
     assert again.status_code == 200, again.text
+    assert again.json()["id"] == request_id_for("alice", key) != blind.json()["id"]
     assert live.snapshot("conveyor-2").tags["speed_mps"] == 1.0
 
 

@@ -12,14 +12,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from driver_helpers import FaultyLink
+from driver_helpers import FAST_BACKOFF, FaultyLink
 
-from control.opcua.driver import Backoff, PlantDriver
+from control.opcua.driver import PlantDriver
 from control.plant.loader import load_plant
 from control.plant.models import PlantModel
 from simulator.server import SimulatedPlant, free_tcp_port
-
-FAST_BACKOFF = Backoff(initial_s=0.05, max_s=0.5)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,11 @@ import time
 import uuid
 from collections.abc import Callable
 
+from control.opcua.driver import Backoff
 from simulator.server import endpoint_url
+
+# Reconnect fast: the fault tests wait for sessions to come back.
+FAST_BACKOFF = Backoff(initial_s=0.05, max_s=0.5)
 
 
 def new_key(label: str) -> str:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import FAST_BACKOFF
-from driver_helpers import FaultyLink, new_key, wait_until
+from driver_helpers import FAST_BACKOFF, FaultyLink, new_key, wait_until
 
 from control.opcua.driver import ActuationError, NotConnectedError, PlantDriver
 from control.plant.models import Command, PlantModel, RunState
