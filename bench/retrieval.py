@@ -170,7 +170,7 @@ def run(quick: bool, console: Console) -> dict[str, float | int | str]:
             results["ingest_passages_per_s"] = _ingest(service, [logs], console, "maintnet")
             console.print(f"ingest: {results['ingest_passages_per_s']:.0f} passages/s")
             real = service.store.count_passages()
-            for size in (2_000,) if quick else (10_000, 100_000):
+            for size in (10_000,) if quick else (10_000, 100_000):
                 if size > real:
                     synthetic_records(logs, size - real)
                     _ingest(service, [logs], console, f"synthetic to {size}")
