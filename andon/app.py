@@ -129,7 +129,11 @@ def create_app(
         except Exception as exc:  # any driver error means not ready
             checks["database"] = f"error: {exc.__class__.__name__}"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+        # Informational: control does not wait for documents, search fills in as they index.
+        documents = "indexing" if request.app.state.retrieval.syncing else "ok"
+        return JSONResponse(
+            {"ready": ready, **checks, "documents": documents}, status_code=200 if ready else 503
+        )
 
     @app.get("/metrics", tags=["ops"])
     async def metrics(request: Request) -> PlainTextResponse:

@@ -184,6 +184,16 @@ def test_only_an_admin_manages_the_index(system: System) -> None:
     assert gone.status_code == 404
 
 
+def test_readiness_reports_the_document_index(system: System) -> None:
+    # The fixture waited for every document; the sync itself ends a moment after the last one.
+    eventually(
+        lambda: httpx.get(system.base + "/readyz", timeout=10).json()["documents"] == "ok",
+        30,
+        "the sync to end",
+    )
+    assert httpx.get(system.base + "/readyz", timeout=10).json()["ready"] is True
+
+
 def test_search_latency_is_exported(system: System) -> None:
     system.post("alice", "/search", {"query": "bearing"})
     metrics = httpx.get(system.base + "/metrics", timeout=10).text
