@@ -122,7 +122,7 @@ def test_health_readiness_metrics_and_openapi(live: LiveSystem) -> None:
     assert live.client.get("/healthz").json() == {"status": "ok"}
     ready = live.client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "plant": "ok", "database": "ok"}
+    assert ready.json() == {"ready": True, "plant": "ok", "database": "ok", "documents": "ok"}
 
     before = live.client.get("/metrics").text
     denied = live.act("alice", set_parameter("press-3", "speed_spm", 99))
@@ -184,7 +184,7 @@ def test_readiness_follows_the_plant_through_an_outage(live: LiveSystem) -> None
     live.spawn(live.sim.restart(down_seconds=1.5))
     eventually(lambda: live.client.get("/readyz").status_code == 503, timeout=10)
     body = live.client.get("/readyz").json()
-    assert body == {"ready": False, "plant": "disconnected", "database": "ok"}
+    assert body == {"ready": False, "plant": "disconnected", "database": "ok", "documents": "ok"}
     assert live.client.get("/healthz").status_code == 200  # alive, just not ready
 
     # With the plant unreachable nothing is decided blind, and nothing claims success.
