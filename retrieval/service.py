@@ -20,7 +20,6 @@ class RetrievalService:
         self.searcher = Searcher(store, embedder)
         self.ingestor = Ingestor(store, MiniLMEmbedding(embedder))
         self._sync_lock = asyncio.Lock()
-        self.syncing = False
 
     @classmethod
     def open(
@@ -29,6 +28,11 @@ class RetrievalService:
         """A Qdrant server at ``url``, or the embedded engine at ``path`` when ``url`` is empty."""
         embedder = MiniLMEmbedder(threads=threads)
         return cls(open_store(url, api_key, path, collection, embedder.dimension), embedder)
+
+    @property
+    def syncing(self) -> bool:
+        """Whether the index is being changed (an ingest or a removal holds the lock)."""
+        return self._sync_lock.locked()
 
     def close(self) -> None:
         self.store.close()
@@ -56,11 +60,7 @@ class RetrievalService:
 
     async def sync(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
         async with self._sync_lock:  # one ingest at a time per process
-            self.syncing = True
-            try:
-                report = await asyncio.to_thread(self.ingestor.sync, paths, progress)
-            finally:
-                self.syncing = False
+            report = await asyncio.to_thread(self.ingestor.sync, paths, progress)
             PASSAGES_WRITTEN.inc(report.passages)
             DOCUMENTS_INDEXED.set(len(await asyncio.to_thread(self.store.all_documents)))
             return report
