@@ -19,6 +19,7 @@ from rich.progress import Progress
 from andon.settings import DEMO_CORPORA
 from bench.control import percentile
 from control.plant.loader import load_plant
+from control.plant.models import PlantModel
 from retrieval.evaluation import Question, evaluate, load_questions
 from retrieval.models import SearchRequest
 from retrieval.service import RetrievalService
@@ -105,8 +106,9 @@ def _queries(questions: list[Question]) -> Iterator[Question]:
         yield from questions
 
 
-def query_latency(service: RetrievalService, questions: list[Question], n: int) -> list[float]:
-    plant = load_plant()
+def query_latency(
+    service: RetrievalService, plant: PlantModel, questions: list[Question], n: int
+) -> list[float]:
     samples = []
     for _, q in zip(range(n), _queries(questions), strict=False):
         groups = plant.role(q.role).document_groups  # type: ignore[union-attr]
@@ -174,7 +176,7 @@ def run(quick: bool, console: Console) -> dict[str, float | int | str]:
                 if size > real:
                     synthetic_records(logs, size - real)
                     _ingest(service, [logs], console, f"synthetic to {size}")
-                latencies = query_latency(service, questions, 100 if quick else 500)
+                latencies = query_latency(service, plant, questions, 100 if quick else 500)
                 label = f"{size // 1000}k"
                 results[f"hybrid_p50_ms_{label}"] = percentile(latencies, 0.5)
                 results[f"hybrid_p99_ms_{label}"] = percentile(latencies, 0.99)
