@@ -36,6 +36,9 @@ from control.opcua.driver import PlantDriver
 from control.plant.loader import load_plant
 from control.plant.models import PlantModel
 from control.plant.router import router as plant_router
+from control.quality.router import router as quality_router
+from control.quality.store import QualityHoldStore
+from control.rules.service import RuleEngine
 from control.safety.router import router as safety_router
 from control.workorders.router import router as work_orders_router
 from control.workorders.store import WorkOrderStore
@@ -77,6 +80,7 @@ def create_app(
                 audit=AuditLog(engine, anchor_path=settings.data_dir / "audit.anchor"),
                 requests=RequestStore(engine),
                 work_orders=WorkOrderStore(engine),
+                quality_holds=QualityHoldStore(engine),
                 events=events,
                 loop=asyncio.get_running_loop(),
             )
@@ -86,7 +90,10 @@ def create_app(
             stack.callback(shutdown_workflows)
             abandoned = await ExecutionService(services).abandon_unstarted()
             app.state.services = services
-            app.state.keys = KeyStore(settings.keys_path, roles={r.id for r in plant.roles})
+            app.state.rules = RuleEngine(plant, ExecutionService(services), events)
+            app.state.keys = KeyStore(
+                settings.keys_path, roles={r.id for r in plant.people_roles()}
+            )
             app.state.engine = engine
             app.state.retrieval = await _open_retrieval(settings, stack, sync_corpora)
             # What start-up built lives as long as the process: keep it out of the garbage
@@ -106,6 +113,7 @@ def create_app(
         execution_router,
         safety_router,
         work_orders_router,
+        quality_router,
         audit_router,
         events_router,
         retrieval_router,

@@ -58,7 +58,7 @@ def _serve(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    created = ensure_demo_keys(settings.keys_path, [r.id for r in plant.roles])
+    created = ensure_demo_keys(settings.keys_path, [r.id for r in plant.people_roles()])
     if created:
         table = Table(title=f"Demo API keys (shown once; stored hashed in {settings.keys_path})")
         for column in ("user", "role", "key"):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import DateTime, create_engine, event, make_url, text
+from sqlalchemy import DateTime, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -116,6 +116,7 @@ async def create_schema(engine: AsyncEngine) -> None:
     imported so far; the audit and work-order tables are always included."""
     # Imported here, not at the top, to avoid an import cycle (they import Base).
     import control.audit.tables
+    import control.quality.tables
     import control.workorders.tables  # noqa: F401
 
     # Serialised, so API workers starting together do not both create a table.
@@ -123,6 +124,31 @@ async def create_schema(engine: AsyncEngine) -> None:
         if conn.dialect.name == "postgresql":
             await conn.execute(_PG_SCHEMA_LOCK)
         await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(_add_missing_columns)
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Add the nullable columns a newer release declares to tables an older one created.
+
+    `create_all` creates only missing tables; this is the one kind of schema change that
+    keeps every stored row as it was, so it is the only one done automatically.
+    """
+    inspector = inspect(conn)
+    for table in Base.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise RuntimeError(
+                    f"table {table.name} lacks column {column.name}, which cannot be added "
+                    "without a default: migrate the database by hand"
+                )
+            quote = conn.dialect.identifier_preparer.quote
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(
+                text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}")
+            )
 
 
 _WRITE_LOCKS: WeakKeyDictionary[Pool, asyncio.Lock] = WeakKeyDictionary()

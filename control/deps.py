@@ -39,6 +39,12 @@ async def requester(
             "unknown or revoked API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    role = request.app.state.services.plant.role(who.role)
+    if role is not None and role.automated:
+        # Only Andon's own rules act as this role; a key claiming it was not issued by us.
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"role {who.role!r} is not for people or API clients"
+        )
     return who
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from control.quality.models import QualityHoldDraft
 from control.workorders.models import WorkOrderDraft
 
 
@@ -50,8 +51,19 @@ class CreateWorkOrder(Contract):
     work_order: WorkOrderDraft
 
 
+class PlaceQualityHold(Contract):
+    command: Literal["place_quality_hold"]
+    asset: str = Field(max_length=64)  # the inspection station whose parts are held
+    hold: QualityHoldDraft
+
+
 Action = Annotated[
-    SetParameter | RunCommand | LockoutCommand | AcknowledgeAlarm | CreateWorkOrder,
+    SetParameter
+    | RunCommand
+    | LockoutCommand
+    | AcknowledgeAlarm
+    | CreateWorkOrder
+    | PlaceQualityHold,
     Field(discriminator="command"),
 ]
 

@@ -26,6 +26,8 @@ class AuditKind(StrEnum):
     estop = "estop"
     override = "override"  # manual override engaged or released
     work_order = "work_order"
+    quality_hold = "quality_hold"  # held parts released or scrapped
+    model = "model"  # perception model promoted, rolled back or put in shadow
     auth = "auth"  # failed logins, key created or revoked
     fault = "fault"  # injected or detected faults
     system = "system"  # start, stop, configuration changes

@@ -66,7 +66,7 @@ def revoke(
 def _store(keys_file: Path | None) -> KeyStore:
     settings = Settings()
     try:
-        roles = [role.id for role in load_plant(settings.plant_file).roles]
+        roles = [role.id for role in load_plant(settings.plant_file).people_roles()]
     except PlantModelError as exc:
         _fail(str(exc))
     return KeyStore(keys_file or settings.keys_path, roles)

@@ -11,6 +11,7 @@ from control.actions.models import (
     Action,
     CreateWorkOrder,
     LockoutCommand,
+    PlaceQualityHold,
     Requester,
     RunCommand,
     SetParameter,
@@ -61,5 +62,5 @@ def _asset_after(asset: AssetState, step: Action, requester: Requester) -> Asset
         case AcknowledgeAlarm():
             pending = tuple(a for a in asset.unacknowledged_alarms if a != step.alarm)
             return asset.model_copy(update={"unacknowledged_alarms": pending})
-        case CreateWorkOrder():
+        case CreateWorkOrder() | PlaceQualityHold():
             return asset

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from control.execution.store import RequestStore
     from control.opcua.driver import PlantDriver
     from control.plant.models import PlantModel
+    from control.quality.store import QualityHoldStore
     from control.workorders.store import WorkOrderStore
 
 
@@ -29,6 +30,7 @@ class Services:
     audit: AuditLog
     requests: RequestStore
     work_orders: WorkOrderStore
+    quality_holds: QualityHoldStore
     events: EventBus
     loop: asyncio.AbstractEventLoop
 

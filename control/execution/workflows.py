@@ -21,6 +21,7 @@ from control.actions.models import (
     ActionRequest,
     CreateWorkOrder,
     LockoutCommand,
+    PlaceQualityHold,
     Plan,
     RunCommand,
     SetParameter,
@@ -177,6 +178,15 @@ async def _perform(action: Action, key: str, record: RequestRecord) -> StepResul
             )
             return StepResult(
                 index=0, ok=True, detail=f"work order {order.id} opened", readback=order.id
+            )
+        case PlaceQualityHold():
+            asset = svc.plant.asset(action.asset)
+            line = asset.line if asset is not None else ""
+            hold = await svc.quality_holds.place(
+                action.asset, line, action.hold, placed_by=record.requester.user, source_request=key
+            )
+            return StepResult(
+                index=0, ok=True, detail=f"quality hold {hold.id} placed", readback=hold.id
             )
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from control.workorders.models import FailureMode, Priority
+
 Ident = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 
 
@@ -41,6 +43,8 @@ class Command(StrEnum):
     remove_lockout = "remove_lockout"
     acknowledge_alarm = "acknowledge_alarm"
     create_work_order = "create_work_order"
+    # Puts the parts inspected at a station on quality hold; records, never moves anything.
+    place_quality_hold = "place_quality_hold"
 
 
 # Commands that put energy into equipment: blocked by lockout and start interlocks.
@@ -251,11 +255,61 @@ class Role(Strict):
     emergency_stop: bool = False
     manual_override: bool = False
     admin: bool = False  # fault injection, key management
+    # Held by Andon's own detection rules, never by a person: no API key is issued for it.
+    automated: bool = False
     # Document access groups whose passages this role may read (retrieval filters on them).
     document_groups: frozenset[Ident] = frozenset({"general"})
 
     def may(self, permission: Permission, command: Command) -> bool:
         return command in getattr(self, permission.value)
+
+
+# --- Detection rules: perception results -> deterministic actions, decided by control ----
+
+
+class WorkOrderTemplate(Strict):
+    """The work order a rule opens; the observations it acted on are attached as evidence."""
+
+    asset: Ident
+    symptom: str = Field(min_length=3, max_length=300)
+    failure_mode: FailureMode = FailureMode.UNK
+    priority: Priority = Priority.high
+    tasks: tuple[Annotated[str, Field(max_length=200)], ...] = ()
+    lockout_required: bool = False
+    due_in_hours: float | None = Field(default=None, gt=0)
+
+
+class DetectionRule(Strict):
+    """When `count` of the last `window` observations at `asset` match, act once.
+
+    `match: abnormal` counts the model's findings (a defect, an anomaly); `match: degraded` counts
+    results the model could not give (unavailable, out of distribution), so a blind model
+    leads to conservative action instead of silence.
+    """
+
+    id: Ident
+    description: str
+    source: Literal["vision", "telemetry"]
+    asset: Ident
+    match: Literal["abnormal", "degraded"] = "abnormal"
+    count: int = Field(default=1, ge=1)
+    window: int = Field(default=1, ge=1)
+    # After firing, the rule stays quiet this long: the line is paused and a person is on it.
+    cooldown_s: float = Field(default=600, ge=0)
+    pause: tuple[Ident, ...] = ()
+    stop: tuple[Ident, ...] = ()
+    hold_parts: bool = False  # place a quality hold on the parts inspected at `asset`
+    work_order: WorkOrderTemplate | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DetectionRule:
+        if self.count > self.window:
+            raise ValueError(f"rule {self.id!r}: count {self.count} exceeds window {self.window}")
+        if not (self.pause or self.stop or self.hold_parts or self.work_order):
+            raise ValueError(
+                f"rule {self.id!r} does nothing: give pause, stop, hold_parts or work_order"
+            )
+        return self
 
 
 class Site(Strict):
@@ -271,6 +325,8 @@ class PlantModel(Strict):
     interlocks: tuple[Interlock, ...] = ()
     roles: tuple[Role, ...]
     approval_ttl_s: float = Field(default=900, gt=0)
+    detection_rules: tuple[DetectionRule, ...] = ()
+    rules_role: Ident = "automation"  # the role detection rules request their actions as
 
     @model_validator(mode="after")
     def _references(self) -> PlantModel:
@@ -293,6 +349,13 @@ class PlantModel(Strict):
         ]
         for il in self.interlocks:
             errors += _interlock_errors(il, line_ids, assets)
+        rule_ids = [r.id for r in self.detection_rules]
+        errors += [
+            f"duplicate detection rule id {i!r}"
+            for i in sorted({i for i in rule_ids if rule_ids.count(i) > 1})
+        ]
+        for rule in self.detection_rules:
+            errors += _rule_errors(rule, assets, self.role(self.rules_role))
         if errors:
             raise ValueError("; ".join(errors))
         return self
@@ -303,8 +366,34 @@ class PlantModel(Strict):
     def role(self, role_id: str) -> Role | None:
         return next((r for r in self.roles if r.id == role_id), None)
 
+    def people_roles(self) -> tuple[Role, ...]:
+        """The roles a person may hold (and so an API key may carry)."""
+        return tuple(r for r in self.roles if not r.automated)
+
     def line_assets(self, line_id: str) -> tuple[Asset, ...]:
         return tuple(a for a in self.assets if a.line == line_id)
+
+
+def _rule_errors(rule: DetectionRule, assets: dict[str, Asset], role: Role | None) -> list[str]:
+    """Every action a rule would request must name a real asset that accepts it, and the
+    rules' role must be allowed to ask for it: a rule that cannot act is a configuration
+    error, found at load time rather than when a defect burst happens."""
+    wanted: list[tuple[str, Command]] = [(rule.asset, Command.place_quality_hold)] * rule.hold_parts
+    wanted += [(a, Command.pause) for a in rule.pause] + [(a, Command.stop) for a in rule.stop]
+    if rule.work_order is not None:
+        wanted.append((rule.work_order.asset, Command.create_work_order))
+    errors = [] if rule.asset in assets else [f"rule {rule.id!r}: unknown asset {rule.asset!r}"]
+    if role is None:
+        return [*errors, f"rule {rule.id!r}: the rules role is not defined under roles"]
+    for asset_id, command in wanted:
+        asset = assets.get(asset_id)
+        if asset is None:
+            errors.append(f"rule {rule.id!r}: unknown asset {asset_id!r}")
+        elif command not in asset.commands:
+            errors.append(f"rule {rule.id!r}: {asset_id} does not accept {command}")
+        if not (role.may(Permission.request, command) and role.may(Permission.execute, command)):
+            errors.append(f"rule {rule.id!r}: role {role.id!r} may not {command}")
+    return errors
 
 
 def _interlock_errors(il: Interlock, line_ids: set[str], assets: dict[str, Asset]) -> list[str]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from control.evidence import Evidence
 
 
 class Priority(StrEnum):
@@ -65,6 +67,13 @@ class WorkOrderDraft(BaseModel):
     parts: list[Part] = Field(default_factory=list, max_length=30)
     lockout_required: bool = False
     due: datetime | None = None
+    # What a detection rule saw (images, scores, model versions); empty for people's orders.
+    evidence: list[Evidence] = Field(default_factory=list, max_length=50)
+
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return [] if value is None else value  # rows written before evidence existed
 
 
 class WorkOrder(WorkOrderDraft):

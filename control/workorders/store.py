@@ -88,6 +88,8 @@ class WorkOrderStore:
     async def create(
         self, draft: WorkOrderDraft, created_by: str, source_request: str | None = None
     ) -> WorkOrder:
+        """A new open order; the same `source_request` (a plan step run again after a
+        crash) returns the order it opened before instead of a second one."""
         now = datetime.now(UTC)
         values = {
             **_draft_columns(draft),
@@ -97,7 +99,13 @@ class WorkOrderStore:
             "updated_at": now,
             "source_request": source_request,
         }
-        async with serialized_writes(self._engine), self._engine.begin() as conn:
+        async with serialized_writes(self._engine), self._writer.begin() as conn:
+            if source_request is not None:
+                found = (
+                    await conn.execute(select(t).where(t.c.source_request == source_request))
+                ).first()
+                if found is not None:
+                    return _to_model(found._asdict())
             number = (
                 await conn.execute(insert(t).values(values).returning(t.c.number))
             ).scalar_one()

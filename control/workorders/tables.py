@@ -37,6 +37,8 @@ work_orders = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("source_request", String()),
+    # Observations a rule acted on (control.evidence.Evidence); NULL in older rows: none.
+    Column("evidence", JSON),
     Index("ix_work_orders_asset_status", "asset", "status"),
     Index("ix_work_orders_created_at", "created_at"),
     sqlite_autoincrement=True,  # never reuse a number

@@ -12,6 +12,7 @@ from control.actions.models import (
     ActionRequest,
     CreateWorkOrder,
     LockoutCommand,
+    PlaceQualityHold,
     Plan,
     Requester,
     RunCommand,
@@ -37,6 +38,7 @@ from control.plant.models import (
     StopBefore,
     Tag,
 )
+from control.quality.models import QualityHoldDraft
 from control.state.models import AssetState, PlantState
 from control.workorders.models import WorkOrderDraft
 
@@ -78,6 +80,11 @@ def work_order(asset: str, for_asset: str | None = None) -> CreateWorkOrder:
     return CreateWorkOrder(command="create_work_order", asset=asset, work_order=draft)
 
 
+def hold(asset: str) -> PlaceQualityHold:
+    draft = QualityHoldDraft(reason="burrs on the last parts")
+    return PlaceQualityHold(command="place_quality_hold", asset=asset, hold=draft)
+
+
 def any_step(command: Command, asset: str):
     """A well-formed step of `command` on `asset`, whatever else it may be denied for."""
     match command:
@@ -91,6 +98,8 @@ def any_step(command: Command, asset: str):
             return ack(asset, "vibration_high")
         case Command.create_work_order:
             return work_order(asset)
+        case Command.place_quality_hold:
+            return hold(asset)
         case _:
             return run(command, asset)
 

@@ -13,6 +13,7 @@ from control.actions.models import (
     ActionRequest,
     CreateWorkOrder,
     LockoutCommand,
+    PlaceQualityHold,
     Plan,
     ProposedBy,
     ProposerKind,
@@ -32,6 +33,7 @@ from control.plant.models import (
     SetpointLimitWhileAlarm,
     StopBefore,
 )
+from control.quality.models import QualityHoldDraft
 from control.state.models import PlantState
 from control.workorders.models import WorkOrderDraft
 
@@ -107,6 +109,9 @@ def draw_step(data: st.DataObject, state: PlantState) -> Action:
             target = data.draw(mostly([asset_id], data.draw(st.sampled_from(ASSETS))))
             draft = WorkOrderDraft(asset=target, symptom="noise at the crown")
             return CreateWorkOrder(command=command, asset=asset_id, work_order=draft)
+        case Command.place_quality_hold:
+            hold = QualityHoldDraft(reason="burrs on the last parts")
+            return PlaceQualityHold(command=command, asset=asset_id, hold=hold)
         case _:
             return RunCommand(command=command, asset=asset_id)
 
