@@ -20,6 +20,12 @@ from sqlalchemy import text
 
 from andon.settings import Settings
 from andon.workflows import launch_workflows, shutdown_workflows
+from assistant.chat.router import router as chat_router
+from assistant.chat.service import ChatService
+from assistant.chat.store import ConversationStore
+from assistant.llm.factory import language_model
+from assistant.plans.router import router as plans_router
+from assistant.plans.service import Planner
 from control.audit.log import AuditLog
 from control.audit.router import router as audit_router
 from control.auth.keys import KeyStore
@@ -42,6 +48,12 @@ from control.rules.service import RuleEngine
 from control.safety.router import router as safety_router
 from control.workorders.router import router as work_orders_router
 from control.workorders.store import WorkOrderStore
+from perception.inspection.camera import simulated_inspection
+from perception.inspection.evidence import EvidenceStore
+from perception.inspection.router import router as evidence_router
+from perception.router import router as models_router
+from perception.runtime.service import SHIPPED_ARTIFACTS, service_from_settings, shipped_artifacts
+from perception.telemetry.stream import telemetry_monitors
 from retrieval.router import router as retrieval_router
 from retrieval.service import RetrievalService
 from simulator.security import SecuritySettings
@@ -96,6 +108,36 @@ def create_app(
             )
             app.state.engine = engine
             app.state.retrieval = await _open_retrieval(settings, stack, sync_corpora)
+            perception = service_from_settings(settings, events=events, audit=services.audit)
+            await perception.start(shipped_artifacts(SHIPPED_ARTIFACTS))
+            stack.push_async_callback(perception.aclose)
+            app.state.perception = perception
+            if settings.telemetry_live:
+                for monitor in telemetry_monitors(
+                    driver, perception, events, app.state.rules.observe
+                ):
+                    monitor.start()
+                    stack.push_async_callback(monitor.stop)
+            app.state.evidence = EvidenceStore(settings.evidence_dir)
+            if embedded_simulator and settings.inspection_live:
+                # The simulated camera renders from the simulator's process: only in-process.
+                for loop in simulated_inspection(
+                    app.state.simulator.process,
+                    perception,
+                    settings.inspection_model,
+                    app.state.rules.observe,
+                    app.state.evidence,
+                    events,
+                ):
+                    loop.start()
+                    stack.push_async_callback(loop.stop)
+            # One model for every assistant feature; the embedded one loads on first use.
+            app.state.llm = language_model(settings)
+            stack.push_async_callback(app.state.llm.aclose)
+            app.state.chat = ChatService(
+                app.state.llm, app.state.retrieval, services, ConversationStore(engine)
+            )
+            app.state.planner = Planner(app.state.llm, app.state.retrieval, services, plant)
             # What start-up built lives as long as the process: keep it out of the garbage
             # collector's scans, which otherwise cost about 0.5 ms CPU per action.
             gc.freeze()
@@ -117,13 +159,18 @@ def create_app(
         audit_router,
         events_router,
         retrieval_router,
+        models_router,
+        evidence_router,
+        chat_router,
+        plans_router,
     ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
+    async def healthz(request: Request) -> dict[str, str]:
         """The process is alive."""
-        return {"status": "ok"}
+        # Informational: the execution provider ONNX Runtime sessions were started on.
+        return {"status": "ok", "inference_provider": request.app.state.perception.provider}
 
     @app.get("/readyz", tags=["ops"])
     async def readyz(request: Request) -> JSONResponse:

@@ -12,10 +12,14 @@ from rich.table import Table
 
 from andon.logging import configure_logging
 from andon.settings import Settings
+from assistant.failure_modes.cli import train_failure_modes_command
 from control.audit.cli import audit_app
 from control.auth.cli import keys_app
 from control.auth.keys import ensure_demo_keys
 from control.plant.loader import PlantModelError, load_plant
+from perception.cli import models_app
+from perception.telemetry.cli import telemetry_app, train_telemetry_command
+from perception.vision.cli import train_vision_command
 from retrieval.cli import index_app
 from retrieval.cli import ingest as ingest_command
 from retrieval.cli import search as search_command
@@ -30,6 +34,13 @@ app.add_typer(
 app.add_typer(audit_app, name="audit", help="Verify and read the tamper-evident audit trail.")
 app.add_typer(keys_app, name="keys", help="API keys of users and the MES.")
 app.add_typer(index_app, name="index")
+app.add_typer(models_app, name="models")
+train_app = typer.Typer(help="Train perception models into signed artifacts.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+train_app.command("telemetry")(train_telemetry_command)
+train_app.command("vision")(train_vision_command)
+train_app.command("failure-modes")(train_failure_modes_command)
+app.add_typer(telemetry_app, name="telemetry")
 app.command("ingest")(ingest_command)
 app.command("search")(search_command)
 plant_app = typer.Typer(help="The plant model file.", no_args_is_help=True)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from control.plant.loader import DEMO_SITE
+from perception.registry.keys import DEMO_PUBLIC_KEY, DEMO_SIGNING_KEY
 
 # The demo plant's own documents, at the top of the repository.
 DEMO_CORPORA = Path(__file__).resolve().parents[1] / "corpora"
@@ -38,6 +40,28 @@ class Settings(BaseSettings):
     embed_threads: int = Field(default=2, ge=1, le=64)
     # Documents `andon up` syncs into the index at start; unset: the repo's corpora/, [] none.
     corpora: tuple[Path, ...] | None = None
+    # Language model: empty URL = llama.cpp in this process; else an OpenAI-compatible server
+    # (vLLM) at e.g. http://127.0.0.1:8000/v1 serving llm_model.
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    # Embedded GGUF file; unset: Qwen2.5-Coder-1.5B reassembled from its PyPI parts.
+    llm_model_file: Path | None = None
+    llm_threads: int = Field(default=2, ge=1, le=64)
+    # Perception models: the default key pair is the repo's DEMO pair (perception/keys/).
+    model_signing_key: Path = DEMO_SIGNING_KEY  # what `andon train` signs with
+    model_trusted_keys: tuple[Path, ...] = (DEMO_PUBLIC_KEY,)  # whose signatures load
+    model_roles: tuple[str, ...] = ("engineer", "admin")  # may promote/roll back/shadow
+    inference_device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
+    inference_threads: int = Field(default=2, ge=1, le=64)  # ONNX Runtime threads per model
+    inference_max_batch: int = Field(default=8, ge=1, le=256)
+    inference_budget_ms: float = Field(default=2.0, ge=0, le=1000)  # wait to fill a batch
+    inference_queue: int = Field(default=64, ge=1, le=10000)  # per model; beyond it: shed
+    # Live perception. Inspection: the embedded simulator's vision-station cameras, each part
+    # judged by inspection_model (missing: every part held for manual inspection).
+    inspection_live: bool = True
+    inspection_model: str = "vision-defects"
+    telemetry_live: bool = True  # score the telemetry models' assets from the OPC-UA tags
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -53,6 +77,14 @@ class Settings(BaseSettings):
     @cached_property
     def qdrant_path(self) -> Path:
         return self.data_dir / "qdrant"
+
+    @cached_property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @cached_property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
 
     @cached_property
     def pki_dir(self) -> Path:

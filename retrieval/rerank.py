@@ -1,11 +1,17 @@
 """Second-stage ranking of fused candidates, and the evidence that the best ones answer at all.
 
 Each candidate gets a relevance score: its cosine similarity to the question plus small,
-explainable preferences (weights tuned on the even-numbered half of bench/retrieval_eval):
+explainable preferences (weights tuned on one half of bench/retrieval_eval, split by a hash of
+the question id, and checked on the other):
 
 - coverage: the share of the question's terms, weighted by rarity, that the passage contains
   (a term only in the document title counts half: it says what the document is about, not this
   passage); heading: the same share for the section heading alone;
+- defines: a code, part number or tag of the question heads a table row of the passage (the row
+  of a fault-code, tag or parts table that says what it is, not a passing mention);
+- cue: the section heading fits the form of the question (query.py: "how often" -> intervals);
+- support: several candidates come from the passage's section (log of their number), so a
+  section that answers at length beats a stray chunk that shares a word or two;
 - asset: passages of the asset the question names rank up, passages of another asset down;
 - kind: maintenance records rank up for questions about the past and down otherwise;
 - period: records dated in the period the question names rank up.
@@ -18,6 +24,8 @@ show several places in the documents rather than neighbouring chunks or copies o
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +36,11 @@ from .assets import AssetAliases
 from .query import QueryIntent
 from .terms import PassageTerms, ReaderStats
 
-COVERAGE = 0.5
-HEADING = 0.3
+COVERAGE = 0.4
+HEADING = 0.2
+DEFINES = 0.2
+CUE = 0.05
+SUPPORT = 0.05
 ASSET = 0.2
 KIND = 0.3
 PERIOD = 0.1
@@ -37,6 +48,9 @@ TITLE_SHARE = 0.5  # weight of a query term found only in the document title
 PERIOD_SLACK = dt.timedelta(days=15)  # "in July" also reaches a record of 2 August
 RECORDS = frozenset({"maintenance_log", "work_order"})
 # Abstention evidence: cosine plus this share of the question's topic terms found in the passage.
+# Topic terms: the words the documents hold, other than the asset's name, and the rare words they
+# do not hold ("what is the OEE target" is not answered by a passage that only shares "target";
+# an everyday word the documents lack, "please" or "really", says nothing either way).
 EVIDENCE_COVERAGE = 0.5
 EVIDENCE_DEPTH = 3  # best evidence among the first hits: the answer need not rank first
 # Cosine between two passages above which the second adds nothing new (tuned: 0.95-0.98 alike).
@@ -80,6 +94,15 @@ def heading_coverage(weights: dict[str, float], terms: PassageTerms) -> float:
     return _share(weights, (w for t, w in weights.items() if t in terms.section))
 
 
+def defines(codes: Iterable[str], terms: PassageTerms) -> float:
+    return 1.0 if any(code in terms.row_heads for code in codes) else 0.0
+
+
+def cue_match(cues: Sequence[frozenset[str]], terms: PassageTerms) -> float:
+    """The share of the question's forms whose heading words the section heading has."""
+    return sum(1.0 for words in cues if words & terms.section) / len(cues) if cues else 0.0
+
+
 class Reranker:
     def __init__(self, aliases: AssetAliases) -> None:
         self.aliases = aliases
@@ -112,16 +135,22 @@ class Reranker:
     ) -> list[Ranked]:
         terms = set(query_terms)
         weights = {t: stats.idf(t) for t in terms}
-        # Topic terms for the evidence: words the documents hold, other than the asset's name.
         topic = {
-            t: w for t, w in weights.items() if t not in intent.mention_terms and stats.frequency(t)
+            t: w
+            for t, w in weights.items()
+            if t not in intent.mention_terms and (stats.frequency(t) or t in intent.rare_terms)
         }
+        codes = [i for i in intent.identifiers if i not in intent.mention_terms]
+        per_section = Counter(_section(c) for c in candidates)
         ranked = [
             Ranked(
                 candidate=c,
                 relevance=c.similarity
                 + COVERAGE * coverage(weights, c.terms)
                 + HEADING * heading_coverage(weights, c.terms)
+                + DEFINES * defines(codes, c.terms)
+                + CUE * cue_match(intent.heading_cues, c.terms)
+                + SUPPORT * math.log(per_section[_section(c)])
                 + ASSET * self.asset_match(intent, c.payload)
                 + KIND * _kind(intent, c.payload)
                 + PERIOD * _in_period(intent, c.payload),
@@ -152,9 +181,9 @@ def _in_period(intent: QueryIntent, payload: dict[str, Any]) -> float:
     return 1.0 if first - PERIOD_SLACK <= day <= last + PERIOD_SLACK else 0.0
 
 
-def _section(ranked: Ranked) -> str:
+def _section(candidate: Candidate) -> str:
     """``doc#section/path`` of a citation id, without page and chunk."""
-    citation = ranked.candidate.payload["citation_id"]
+    citation = candidate.payload["citation_id"]
     return citation.rsplit(":", 1)[0].split("@", 1)[0]
 
 
@@ -163,9 +192,9 @@ def _sections_first(ranked: list[Ranked]) -> list[Ranked]:
     first: list[Ranked] = []
     rest: list[Ranked] = []
     for r in ranked:
-        repeat = _section(r) in sections or any(
+        repeat = _section(r.candidate) in sections or any(
             float(np.dot(r.candidate.vector, f.candidate.vector)) >= NEAR_COPY for f in first
         )
         (rest if repeat else first).append(r)
-        sections.add(_section(r))
+        sections.add(_section(r.candidate))
     return first + rest

@@ -26,6 +26,9 @@ class PassageTerms:
     title: frozenset[str]
     section: frozenset[str]
     body: frozenset[str]
+    # The first term of each table row: the code, tag or part a row of a fault-code, tag or
+    # spare-parts table defines ("| E-204 | Lube pressure low |").
+    row_heads: frozenset[str] = frozenset()
 
     def __contains__(self, term: object) -> bool:
         return term in self.body or term in self.section or term in self.title
@@ -36,12 +39,23 @@ def passage_text(payload: dict[str, Any]) -> str:
     return str(json.loads(payload["_node_content"])["text"])
 
 
+def row_heads(text: str) -> frozenset[str]:
+    heads = set()
+    for line in text.splitlines():
+        if line.lstrip().startswith("|"):
+            first = sparse.terms(line.split("|", 2)[1])
+            if first:
+                heads.add(first[0])
+    return frozenset(heads)
+
+
 @lru_cache(maxsize=32768)
 def _terms(title: str, section: str, text: str) -> PassageTerms:
     return PassageTerms(
         frozenset(sparse.terms(title)),
         frozenset(sparse.terms(section)),
         frozenset(sparse.terms(text)),
+        row_heads(text),
     )
 
 

@@ -12,6 +12,10 @@ class Fault(StrEnum):
     bearing_wear = "bearing_wear"
     sensor_miscalibration = "sensor_miscalibration"
     feeder_jam = "feeder_jam"
+    # What the inspection camera sees (simulator/camera): severities are fractions in (0, 1].
+    lighting_drift = "lighting_drift"
+    coil_material = "coil_material"
+    defect_burst = "defect_burst"
 
 
 @dataclass(frozen=True)

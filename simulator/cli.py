@@ -17,11 +17,13 @@ from asyncua import ua
 from andon.logging import configure_logging
 from andon.settings import Settings
 from control.plant.loader import PlantModelError, load_plant
+from simulator.camera.folder import render_camera
 from simulator.remote import SimulatorConnection, SimulatorRefused, SimulatorUnreachable
 from simulator.security import ADMIN_USER, SecuritySettings
 from simulator.server import DEFAULT_PORT, SimulatedPlant
 
 app = typer.Typer(help="The simulated stamping plant (OPC-UA server).", no_args_is_help=True)
+app.command("render-camera")(render_camera)
 log = structlog.get_logger("simulator")
 
 UrlOpt = Annotated[str | None, typer.Option(help="Simulator endpoint (default: ANDON_OPCUA_URL)")]
@@ -84,9 +86,17 @@ async def _serve(plant: SimulatedPlant) -> None:
 
 @app.command()
 def fault(
-    fault: Annotated[str, typer.Argument(help="bearing_wear, sensor_miscalibration, feeder_jam")],
+    fault: Annotated[
+        str,
+        typer.Argument(
+            help="bearing_wear, sensor_miscalibration, feeder_jam; camera: lighting_drift "
+            "(vision station), coil_material (feeder), defect_burst (press)"
+        ),
+    ],
     asset: Annotated[str, typer.Option(help="Asset id, e.g. press-3")],
-    severity: Annotated[float, typer.Option(help="Wear rate factor or sensor offset")] = 1.0,
+    severity: Annotated[
+        float, typer.Option(help="Wear rate factor, sensor offset, or camera fault in (0, 1]")
+    ] = 1.0,
     url: UrlOpt = None,
     secure: SecureOpt = None,
     pki_dir: PkiOpt = None,

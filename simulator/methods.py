@@ -119,9 +119,14 @@ class PlantMethods:
             return "done"
 
         fault_args = (
-            MethodArg("fault", _STRING, "bearing_wear, sensor_miscalibration or feeder_jam"),
+            MethodArg(
+                "fault",
+                _STRING,
+                "bearing_wear, sensor_miscalibration, feeder_jam, lighting_drift, coil_material "
+                "or defect_burst",
+            ),
             MethodArg("asset", _STRING, "asset id"),
-            MethodArg("severity", _DOUBLE, "wear rate factor, or sensor offset"),
+            MethodArg("severity", _DOUBLE, "wear rate factor, sensor offset, or camera fault"),
         )
         down = MethodArg("down_seconds", _DOUBLE, "how long the server stays down")
         return [

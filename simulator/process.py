@@ -235,8 +235,14 @@ class ProcessModel:
                 if asset.spec.type != "coil_feeder":
                     raise InvalidArgument(f"{asset_id} is not a coil feeder")
                 self._jam(asset)
+            case Fault.lighting_drift | Fault.coil_material | Fault.defect_burst:
+                _check_camera_fault(kind, asset, severity)
         asset.faults[kind] = severity
         self._refresh_alarms()
+
+    def faults_of(self, asset_id: str) -> dict[Fault, float]:
+        """The faults active on an asset, with their severities."""
+        return dict(self._asset(asset_id).faults)
 
     def clear_faults(self) -> None:
         """Remove every fault and its wear; a jammed feeder stays faulted until Stop resets it."""
@@ -283,3 +289,19 @@ class ProcessModel:
     def _refresh_alarms(self) -> None:
         for asset in self._assets.values():
             asset.refresh_alarms()
+
+
+# The asset each camera fault belongs on: the lamp, the coil, the die that marks parts.
+_CAMERA_FAULT_ASSET = {
+    Fault.lighting_drift: "vision_station",
+    Fault.coil_material: "coil_feeder",
+    Fault.defect_burst: "mechanical_press",
+}
+
+
+def _check_camera_fault(kind: Fault, asset: AssetProcess, severity: float) -> None:
+    wanted = _CAMERA_FAULT_ASSET[kind]
+    if asset.spec.type != wanted:
+        raise InvalidArgument(f"{kind} goes on a {wanted}, not on {asset.spec.id}")
+    if not 0 < severity <= 1:
+        raise InvalidArgument(f"{kind} needs a severity in (0, 1], got {severity}")

@@ -27,7 +27,13 @@ class WorkOrderStatus(StrEnum):
 
 
 class FailureMode(StrEnum):
-    """ISO 14224 failure-mode codes (Table B.6, rotating and mechanical equipment)."""
+    """ISO 14224 failure-mode codes (Annex B, Tables B.6 to B.9), plus two extensions.
+
+    ELE and CTM are not ISO 14224 failure modes: the standard files electrical faults and
+    contamination as failure mechanisms (Table B.2, groups 4 and 5.2). The failure-mode data set
+    the classifier learns from (assistant/failure_modes/) uses them as classes, and a work order
+    is better routed to an electrician as ELE than filed as OTH.
+    """
 
     AIR = "AIR"  # abnormal instrument reading
     BRD = "BRD"  # breakdown
@@ -44,6 +50,14 @@ class FailureMode(StrEnum):
     SER = "SER"  # minor in-service problems
     STD = "STD"  # structural deficiency
     VIB = "VIB"  # vibration
+    PLU = "PLU"  # plugged / choked
+    UST = "UST"  # spurious stop
+    FTF = "FTF"  # fail to function on demand
+    FTO = "FTO"  # fail to open on demand
+    FTC = "FTC"  # fail to close on demand
+    INL = "INL"  # internal leakage
+    ELE = "ELE"  # electrical (extension: ISO 14224 failure mechanism 4)
+    CTM = "CTM"  # contamination (extension: ISO 14224 failure mechanism 5.2)
     OTH = "OTH"  # other
     UNK = "UNK"  # unknown
 

@@ -62,7 +62,7 @@ class LiveSystem:
     # --- hosting -----------------------------------------------------------------------
 
     @classmethod
-    def start(cls, settings: Settings) -> LiveSystem:
+    def start(cls, settings: Settings, start_timeout_s: float = 60) -> LiveSystem:
         app = create_app(settings, embedded_simulator=True)
         config = uvicorn.Config(
             app,
@@ -78,7 +78,7 @@ class LiveSystem:
             target=loop.run_until_complete, args=(server.serve(),), name="andon-api", daemon=True
         )
         thread.start()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout_s
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the Andon API did not start (see the captured log)")

@@ -49,6 +49,10 @@ def live(quiet_logs: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         api_host="127.0.0.1",
         api_port=free_tcp_port(),
         log_level="WARNING",
+        # The live camera and telemetry loops would add their own requests and audit
+        # records while a test counts them; tests/perception drives those loops.
+        inspection_live=False,
+        telemetry_live=False,
     )
     system = LiveSystem.start(settings)
     yield system

@@ -106,6 +106,7 @@ def test_degraded_results_never_count_as_good_or_as_defects(plant: PlantModel) -
     burst, blind = rule(plant, "vision-2-defect-burst"), rule(plant, "vision-2-model-degraded")
     degraded = [part(n, abnormal=False, degraded=True) for n in range(5)]
     assert feed(burst, degraded)[1] == []
+    assert feed(blind, degraded[:2])[1] == []  # an unsure frame or two is routine
     _, firings = feed(blind, degraded)
     assert len(firings) == 1  # cooldown keeps it to one hold
     (step,) = firings[0].request.plan.steps

@@ -1,0 +1,1 @@
+"""Model artifacts (signed, versioned) and the registry of active/shadow versions."""

@@ -1,0 +1,1 @@
+"""ONNX Runtime inference: sessions, micro-batching, monitoring, shadow mode, degradation."""
