@@ -262,7 +262,7 @@ class PlanResult(BaseModel):
     citations: list[str] = []
     # Whether the model's output parsed into the plan schema (with the planner's re-asks).
     schema_valid: bool = True
-    control_status: str | None = None  # control's RequestStatus once submitted
+    control_status: Outcome | None = None  # control's RequestStatus once submitted
     attempts: int = 0
     guard_failures: list[str] = []
     refusal: str | None = None
@@ -272,9 +272,9 @@ class PlanResult(BaseModel):
 
     @property
     def outcome(self) -> Outcome:
-        if self.status != "proposed":
-            return self.status
-        return self.control_status or "error"  # type: ignore[return-value]
+        if self.status == "proposed":
+            return self.control_status or "error"
+        return self.status
 
     @property
     def allowed(self) -> bool:
@@ -468,9 +468,14 @@ class QuestionScores(BaseModel):
     wrong_citations: dict[str, list[str]]  # case id -> cited ids outside its expected set
 
 
-def _pairs(cases: Sequence[CaseT], results: Iterable[PlanResult]) -> list[tuple[CaseT, PlanResult]]:
+PlannedCase = TypeVar("PlannedCase", RequestCase, AdversarialCase)
+
+
+def _pairs(
+    cases: Sequence[PlannedCase], results: Iterable[PlanResult]
+) -> list[tuple[PlannedCase, PlanResult]]:
     found = {r.case_id: r for r in results}
-    return [(c, found[c.id]) for c in cases if c.id in found]  # type: ignore[attr-defined]
+    return [(c, found[c.id]) for c in cases if c.id in found]
 
 
 def score_requests(cases: Sequence[RequestCase], results: Iterable[PlanResult]) -> RequestScores:

@@ -108,6 +108,10 @@ def _settings(data_dir: Path, backend: str, llm_url: str, model: str) -> Setting
         "opcua_url": endpoint_url("127.0.0.1", free_tcp_port()),
         "corpora": (),  # indexed by the bench itself, with the fixture documents
         "log_level": "WARNING",
+        # Live perception off: its detection rules would act on the plant in the middle of a
+        # case (pause the feeder, open work orders), and its inference competes for the CPU.
+        "inspection_live": False,
+        "telemetry_live": False,
     }
     if backend == "embedded":
         if model not in EMBEDDED_MODELS:

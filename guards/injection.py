@@ -48,7 +48,8 @@ _STEERING: tuple[tuple[str, str], ...] = (
     ("claims the guards are disabled", r"\bguards? (are |is )?(disabled|off)\b"),
 )
 
-# Asks to get around a safety function: refused whoever asks and however politely.
+# Asks to get around a safety function, an approval or a limit: refused whoever asks and
+# however politely.
 _BYPASS: tuple[tuple[str, str], ...] = (
     (
         "asks to bypass, defeat or disable a safety function",

@@ -95,7 +95,7 @@ class PlanProposal(Proposed):
 class GuardContext(BaseModel):
     """Everything the guards judge a proposal against, fixed for one request."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True)
 
     plant: PlantModel
     state: PlantState

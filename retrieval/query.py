@@ -4,7 +4,8 @@ The reranker turns these into preferences (boosts, never filters): passages of t
 maintenance records for questions about the past, records dated in the period the question names,
 sections whose heading fits the form of the question ("how often" -> an intervals table).
 Identifiers and numbered references feed abstention: a code that no readable passage contains, or
-a line the plant does not have, cannot be answered from the documents.
+a line the plant does not have, cannot be answered from the documents. Rare words weigh in the
+evidence for an answer: a question about "OEE" is not answered by documents that never say it.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _heading_words(words: str) -> frozenset[str]:
 
 # Forms of question and the words of the section headings that answer them in a technical manual
 # or procedure ("how often" -> "Inspection and lubrication intervals", "part number" -> "Spare
-# parts"). Written from how such documents are organised, not from particular questions.
+# parts"): the usual chapters of such documents, a hint weighted low (rerank.CUE).
 _HEADING_CUES = (
     (
         r"\bhow often\b|\bintervals?\b|\bhow many \w+ (?:before|between|until)\b",

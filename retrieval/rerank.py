@@ -188,13 +188,20 @@ def _section(candidate: Candidate) -> str:
 
 
 def _sections_first(ranked: list[Ranked]) -> list[Ranked]:
+    if not ranked:
+        return ranked
+    vectors = np.stack([r.candidate.vector for r in ranked])
+    shown = np.empty_like(vectors)  # vectors of the passages kept in front, in order
     sections: set[str] = set()
     first: list[Ranked] = []
     rest: list[Ranked] = []
-    for r in ranked:
-        repeat = _section(r.candidate) in sections or any(
-            float(np.dot(r.candidate.vector, f.candidate.vector)) >= NEAR_COPY for f in first
-        )
-        (rest if repeat else first).append(r)
-        sections.add(_section(r.candidate))
+    for r, vector in zip(ranked, vectors, strict=True):
+        section = _section(r.candidate)
+        # One matrix-vector product against what is shown so far, not a dot product per pair.
+        if section in sections or (first and (shown[: len(first)] @ vector).max() >= NEAR_COPY):
+            rest.append(r)
+        else:
+            shown[len(first)] = vector
+            first.append(r)
+        sections.add(section)
     return first + rest

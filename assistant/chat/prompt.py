@@ -41,6 +41,10 @@ _LIVE_STATE = re.compile(
     r"now|currently|current|live|reading|at the moment)\b",
     re.IGNORECASE,
 )
+# Questions whose answer is a number: the answer need not repeat their words.
+_QUANTITY = re.compile(
+    r"\bhow (?:many|much|long|often|high|low|fast|hot|warm|big|heavy)\b", re.IGNORECASE
+)
 # Words and numbers ("7.1") that say what a question is about.
 _TERM = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
 # Questions on the whole state of equipment: every reading applies, not only named ones.
@@ -175,11 +179,15 @@ def supports(source: str, answer: str) -> bool:
 
 
 def answers(answer: str, question: str) -> bool:
-    """Whether ``answer`` speaks of what ``question`` asks (shares a term with it) and says
-    something the question did not. A small model fails to abstain by copying an unrelated
-    sentence, or by echoing the question ("Die setter" for "who is the die setter?")."""
+    """Whether ``answer`` says something the question did not, and speaks of what it asks:
+    shares a term with it, or states a number when it asks one ("38 L" for "how many
+    litres?"). A small model
+    fails to abstain by copying an unrelated line, or by echoing the question ("Die setter"
+    for "who is the die setter?")."""
     asked, said = _terms(question), _terms(answer)
-    return _shares_term(asked, said) > 0 and _shares_term(said, asked) < len(said)
+    adds = _shares_term(said, asked) < len(said)
+    value = bool(_QUANTITY.search(question)) and any(not t.isalpha() for t in said)
+    return adds and (value or _shares_term(asked, said) > 0)
 
 
 def without_citations(text: str, citations: frozenset[str]) -> str:

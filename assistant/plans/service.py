@@ -36,13 +36,13 @@ from retrieval.service import RetrievalService
 from . import prompt
 from .convert import action_request, with_own_holders
 from .metrics import PLAN_OUTCOMES, PLAN_SECONDS
-from .models import PlanOutcome, PlanStatus
+from .models import PlanOutcome
 
 log = structlog.get_logger()
 
 # Part numbers as manuals write them: upper-case codes with a dash and a digit (P400-LUB-FLT10).
 _PART_NUMBER = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z0-9]{1,10}(?:-[A-Z0-9]{1,10}){1,4}\b")
-_MAX_PART_CHOICES = 40
+_MAX_PART_CHOICES = 12
 # How a model answer that fits no proposal is recorded among the failures (the bench counts it).
 UNUSABLE = "the model gave no usable plan"
 
@@ -59,8 +59,8 @@ class Planner:
         services: Services,
         plant: PlantModel,
         *,
-        top_k: int = 3,
-        passage_chars: int = 240,
+        top_k: int = 2,
+        passage_chars: int = 140,
         max_attempts: int = 3,
         max_tokens: int = 400,
     ) -> None:
@@ -118,13 +118,16 @@ class Planner:
         """The model's proposal for the shown sources, judged by the guards, re-asked with their
         reasons until it passes or the attempts run out."""
         labels = _labels(shown)
-        schema = constrained_proposal(
-            self.plant,
-            citations=labels,
-            parts=_part_numbers([ctx.request, *_texts(shown).values()]),
-        )
+        parts = _part_numbers([ctx.request, *(h.text for h in shown.passages)])
+        schema = constrained_proposal(self.plant, citations=labels, parts=parts)
         messages = prompt.messages(
-            self.plant, shown, labels, ctx.requester, passage_chars=self.passage_chars
+            self.plant,
+            shown,
+            labels,
+            ctx.requester,
+            _named(ctx),
+            parts,
+            passage_chars=self.passage_chars,
         )
         failures: list[str] = []
         for attempt in range(1, self.max_attempts + 1):
@@ -172,8 +175,7 @@ def _refused(reasons: list[str], *, attempts: int, refusal: str | None = None) -
     if refusal is None:
         more = f" (and {len(reasons) - 1} more reasons)" if len(reasons) > 1 else ""
         refusal = f"Not planned: {reasons[0]}{more}." if reasons else "Not planned."
-    status: PlanStatus = "refused"
-    return PlanOutcome(status=status, refusal=refusal, guard_failures=reasons, attempts=attempts)
+    return PlanOutcome(status="refused", refusal=refusal, guard_failures=reasons, attempts=attempts)
 
 
 def _screened(g: Grounding, plant: PlantModel) -> tuple[Grounding, frozenset[str]]:
@@ -205,3 +207,16 @@ def _texts(g: Grounding) -> dict[str, str]:
 def _part_numbers(texts: Iterable[str]) -> list[str]:
     found = dict.fromkeys(n for text in texts for n in _PART_NUMBER.findall(text))
     return list(found)[:_MAX_PART_CHOICES]
+
+
+def _named(ctx: GuardContext) -> list[str]:
+    """The equipment the request names, as ids the model can copy: the assets it names, else
+    the assets of the lines it names."""
+    aliases = ctx.aliases
+    assets = aliases.mentioned_assets(ctx.request)
+    lines = aliases.mentioned_lines(ctx.request)
+    if assets:
+        return [a.id for a in ctx.plant.assets if a.id in assets]
+    return [
+        f"{line} ({', '.join(a.id for a in ctx.plant.line_assets(line))})" for line in sorted(lines)
+    ]

@@ -149,15 +149,8 @@ class ExecutionService:
     ) -> RequestRecord:
         svc = self._svc
         record = await svc.requests.get(request_id)
-        if record.status is not RequestStatus.waiting_approval:
-            raise ApprovalError(
-                f"request {request_id} is {record.status.value}, not waiting for approval",
-                forbidden=False,
-            )
-        if record.expires_at and record.expires_at <= datetime.now(UTC):
-            raise ApprovalError(
-                f"request {request_id} expired at {record.expires_at.isoformat()}", forbidden=False
-            )
+        # Who may answer first: a person without the right is told so whatever the
+        # request's state, instead of learning whether it is still waiting.
         if approver.user == record.requester.user:
             raise ApprovalError(
                 "four-eyes rule: the requester cannot approve their own request", forbidden=True
@@ -167,6 +160,15 @@ class ExecutionService:
             raise ApprovalError(
                 f"role {approver.role} may not approve this request (needs: {roles})",
                 forbidden=True,
+            )
+        if record.status is not RequestStatus.waiting_approval:
+            raise ApprovalError(
+                f"request {request_id} is {record.status.value}, not waiting for approval",
+                forbidden=False,
+            )
+        if record.expires_at and record.expires_at <= datetime.now(UTC):
+            raise ApprovalError(
+                f"request {request_id} expired at {record.expires_at.isoformat()}", forbidden=False
             )
         await svc.requests.record_approval(request_id, approver.user, reason)
         await svc.audit.append(

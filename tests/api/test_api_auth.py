@@ -21,6 +21,10 @@ PLACEHOLDERS = {
     "request_id": "req-0",
     "work_order_id": "WO-000001",
     "doc_id": "doc-0",
+    "hold_id": "QH-000001",
+    "name": "vision-defects",
+    "conversation_id": "conv-0",
+    "uri": "0" * 64 + ".png",
 }
 
 

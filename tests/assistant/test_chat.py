@@ -163,6 +163,7 @@ def test_an_answer_must_speak_of_the_question_and_add_to_it() -> None:
     assert not answers("The P-400 is an eccentric-drive mechanical press.", question)
     assert not answers("Die setters.", question)  # the question echoed
     assert answers("The night shift die setter is Ana.", question)
+    assert answers("38 L.", "How many litres does it hold?")  # a value answers "how many"
 
 
 def test_long_passages_keep_their_table_header_and_the_rows_the_question_is_about() -> None:
