@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -116,12 +116,17 @@ class GuardContext(BaseModel):
 
 
 def constrained_proposal(
-    plant: PlantModel, *, citations: Iterable[str], parts: Iterable[str]
+    plant: PlantModel,
+    *,
+    citations: Iterable[str],
+    parts: Iterable[str],
+    kinds: Iterable[str] = get_args(ProposalKind),
 ) -> type[BaseModel]:
     """`PlanProposal` with the plant's ids as choices, for constrained decoding.
 
     ``citations`` are the labels the prompt shows for its sources; ``parts`` the part numbers
-    the request and its sources hold. A proposal in this shape validates as a `PlanProposal`.
+    the request and its sources hold; ``kinds`` the kinds of answer allowed. A proposal in
+    this shape validates as a `PlanProposal`.
     """
     assets = _choices(a.id for a in plant.assets)
     setpoints = _choices(t.id for a in plant.assets for t in a.tags if t.kind is TagKind.setpoint)
@@ -165,7 +170,7 @@ def constrained_proposal(
     return create_model(
         "PlanProposal",
         __config__=ConfigDict(extra="forbid"),
-        kind=(ProposalKind, ...),
+        kind=(_choices(kinds), ...),
         # Required like the citations: grammars put required keys first, in this order.
         steps=(tuple[union, ...], Field(max_length=MAX_STEPS)),
         citations=citation_field,

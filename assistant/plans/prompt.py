@@ -108,6 +108,8 @@ def examples(plant: PlantModel) -> str:
         f'"Start {other.id}." -> {plan("action", {"command": "start", "asset": other.id})}',
         f'"Take Bob\'s lock off {other.id}." -> '
         + plan("action", {"command": "remove_lockout", "asset": other.id, "holder": "bob"}),
+        f'"Remove my lock from {asset.id}." -> '
+        + plan("action", {"command": "remove_lockout", "asset": asset.id}),
     ]
     for alarmed, alarm in alarms[:1]:
         ack = {"command": "acknowledge_alarm", "asset": alarmed.id, "alarm": alarm.id}
@@ -115,14 +117,15 @@ def examples(plant: PlantModel) -> str:
     order = {
         "command": "create_work_order",
         "asset": other.id,
-        "symptom": "grinding noise at the drive",
+        "symptom": "squeal at the drive",
         "priority": "medium",
         "tasks": ["Inspect the drive bearing"],
         "parts": ["DRV-BRG-10"],
         "lockout_required": True,
     }
     lines += [
-        f'"{other.id} grinds at the drive, fit bearing DRV-BRG-10." -> {plan("work_order", order)}',
+        f'"{other.id} squeals at the drive, check it and fit bearing DRV-BRG-10." -> '
+        + plan("work_order", order),
         f'"What is the {say} of {asset.id}?" -> {plan("question")}',
     ]
     return "\n".join(lines)

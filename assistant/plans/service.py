@@ -120,6 +120,11 @@ class Planner:
         labels = _labels(shown)
         parts = _part_numbers([ctx.request, *(h.text for h in shown.passages)])
         schema = constrained_proposal(self.plant, citations=labels, parts=parts)
+        # A re-ask must answer with a plan: a failing one ends in the guards' own refusal,
+        # with their reasons, instead of the model's vaguer one.
+        retry_schema = constrained_proposal(
+            self.plant, citations=labels, parts=parts, kinds=sorted(ACTING_KINDS)
+        )
         messages = prompt.messages(
             self.plant,
             shown,
@@ -152,6 +157,7 @@ class Planner:
                 ChatMessage(role="assistant", content=answer.raw),
                 ChatMessage(role="user", content=prompt.retry_message(verdict.reasons)),
             ]
+            schema = retry_schema
         return _refused(failures, attempts=self.max_attempts)
 
     def _proposed(

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from assistant.grounding import Grounding, PlantFact
 from assistant.llm import ChatMessage, LanguageModel, LLMError, StructuredAnswer, Usage
+from assistant.llm.base import parse_answer
 from assistant.llm.schema import generation_schema
 from assistant.plans.convert import action_request, with_own_holders
 from assistant.plans.prompt import equipment_summary, system_prompt
@@ -136,8 +137,9 @@ class ScriptedModel(LanguageModel):
         if isinstance(answer, Exception):
             raise answer
         raw = json.dumps(answer)
+        value = parse_answer(raw, schema, finish_reason="stop", max_tokens=max_tokens)
         usage = Usage(prompt_tokens=1, completion_tokens=1, wait_s=0, elapsed_s=0)
-        return StructuredAnswer(value=schema.model_validate_json(raw), raw=raw, usage=usage)
+        return StructuredAnswer(value=value, raw=raw, usage=usage)
 
     def stream_text(self, messages, *, max_tokens, temperature=0.0) -> AsyncIterator[str]:
         raise NotImplementedError
@@ -213,3 +215,13 @@ async def test_a_model_that_gives_no_usable_answer_ends_in_a_refusal() -> None:
     outcome = await ask(ScriptedModel(broken, broken, broken), "Start press 3.")
     assert outcome.status == "refused" and outcome.attempts == 3
     assert all(f.startswith(UNUSABLE) for f in outcome.guard_failures)
+
+
+async def test_a_re_ask_must_answer_with_a_plan() -> None:
+    """After the guards' reasons the model may not back out with a vague refusal of its own:
+    the re-ask's schema allows plans only, so the refusal is the guards', with their reasons."""
+    declines = {"kind": "refuse", "steps": [], "citations": ["1"], "reason": "cannot"}
+    outcome = await ask(ScriptedModel(speed(28), declines, speed(28)), "Take press 3 to 28 spm.")
+    assert outcome.status == "refused" and outcome.attempts == 3
+    assert any(f.startswith(UNUSABLE) for f in outcome.guard_failures)
+    assert any("larger than the maximum step" in f for f in outcome.guard_failures)
