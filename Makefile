@@ -40,11 +40,12 @@ $(TRAIN_STAMP): $(STAMP)
 up: $(STAMP)
 	$(BIN)/andon up
 
-## Lint and run every test suite (slow ones included), as CI does.
+## Lint and run every test suite (slow ones included), as CI does: two workers, each test file
+## whole on one (module fixtures start one live system per file); the slowest tests are listed.
 test: $(STAMP) $(TRAIN_STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20
 
 ## Headless Chromium for the chat page test: Debian's packages, installed without a prompt as
 ## root (as CI runs); anyone else is told what to install and the page test skips.

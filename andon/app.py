@@ -134,10 +134,14 @@ def create_app(
             # One model for every assistant feature; the embedded one loads on first use.
             app.state.llm = language_model(settings)
             stack.push_async_callback(app.state.llm.aclose)
-            app.state.chat = ChatService(
-                app.state.llm, app.state.retrieval, services, ConversationStore(engine)
-            )
             app.state.planner = Planner(app.state.llm, app.state.retrieval, services, plant)
+            app.state.chat = ChatService(
+                app.state.llm,
+                app.state.retrieval,
+                services,
+                ConversationStore(engine),
+                planner=app.state.planner,
+            )
             # What start-up built lives as long as the process: keep it out of the garbage
             # collector's scans, which otherwise cost about 0.5 ms CPU per action.
             gc.freeze()

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from control.actions.models import Requester
 from control.execution.runtime import Services
 from control.plant.models import Asset, PlantModel, TagKind
 from control.state.models import AssetState, PlantState
+from guards.injection import screen_source
 from retrieval.assets import AssetAliases
 from retrieval.models import SearchHit, SearchRequest
 from retrieval.service import RetrievalService
+
+log = structlog.get_logger()
 
 PLANT_PREFIX = "plant:"
 # SearchRequest's bound: a longer question is searched on its first part.
@@ -63,6 +67,23 @@ class Grounding(BaseModel):
 
     def fact(self, citation_id: str) -> PlantFact | None:
         return next((f for f in self.plant if f.citation_id == citation_id), None)
+
+
+def withhold_instructions(g: Grounding) -> tuple[Grounding, frozenset[str]]:
+    """``g`` without the passages and facts whose text tries to instruct the model (a manual
+    page saying "ignore previous instructions"), and the citation ids withheld. What is
+    withheld can be neither read nor cited."""
+    flagged = {h.citation_id for h in g.passages if screen_source(h.text)}
+    flagged |= {f.citation_id for f in g.plant if screen_source(f.text)}
+    for citation in sorted(flagged):
+        log.warning("source.withheld", citation=citation, question=g.question[:200])
+    kept = g.model_copy(
+        update={
+            "passages": [h for h in g.passages if h.citation_id not in flagged],
+            "plant": [f for f in g.plant if f.citation_id not in flagged],
+        }
+    )
+    return kept, frozenset(flagged)
 
 
 def plant_citation(subject: str, name: str) -> str:

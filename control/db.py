@@ -13,9 +13,22 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import DateTime, create_engine, event, inspect, make_url, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    Table,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    make_url,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -37,6 +50,27 @@ _PG_SCHEMA_LOCK = text("SELECT pg_advisory_xact_lock(1095648336, hashtext(curren
 
 class Base(DeclarativeBase):
     pass
+
+
+# Surrogate keys and sequence numbers: BIGINT, but INTEGER on SQLite, whose INTEGER PRIMARY KEY
+# is the rowid (autoincrements; a BIGINT primary key would not).
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+async def insert_once(
+    conn: AsyncConnection, table: Table, values: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """Insert ``values`` into ``table`` (keyed by ``number``) unless a row with the same
+    non-null ``source_request`` exists: a plan step run again after a crash finds what it made
+    before. Returns the row and whether it was inserted now. Call it under the write lock."""
+    source = values.get("source_request")
+    if source is not None:
+        found = (await conn.execute(select(table).where(table.c.source_request == source))).first()
+        if found is not None:
+            return found._asdict(), False
+    inserted = insert(table).values(values).returning(table.c.number)
+    number = (await conn.execute(inserted)).scalar_one()
+    return {**values, "number": number}, True
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -11,13 +11,15 @@ guardrails-ai would phone home at import and at first use: its telemetry is on u
 ``~/.guardrailsrc`` says otherwise (switched off here, in process, before any guard exists),
 it downloads nltk's "punkt" tokenizer at import when that is absent (refused here), and
 litellm (not installed, never imported on this path) would fetch a price map
-(``LITELLM_LOCAL_MODEL_COST_MAP``).
+(``LITELLM_LOCAL_MODEL_COST_MAP``). Its import also registers process-wide sqlite3 adapters
+(every ``datetime`` bound to any SQLite connection becomes whole epoch seconds): they are undone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,11 +30,14 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @contextmanager
-def _no_downloads() -> Iterator[None]:
-    """nltk.download refuses while guardrails imports (it asks for "punkt" it never needs here)."""
+def _contained_import() -> Iterator[None]:
+    """While guardrails imports: nltk.download refuses (it asks for "punkt", never needed here),
+    and sqlite3's adapters and converters are put back as they were afterwards."""
     import nltk
 
     real = nltk.download
+    adapters = dict(sqlite3.adapters)
+    converters = dict(sqlite3.converters)
 
     def refuse(*args: object, **kwargs: object) -> bool:
         return False
@@ -42,9 +47,13 @@ def _no_downloads() -> Iterator[None]:
         yield
     finally:
         nltk.download = real
+        sqlite3.adapters.clear()
+        sqlite3.adapters.update(adapters)
+        sqlite3.converters.clear()
+        sqlite3.converters.update(converters)
 
 
-with _no_downloads():
+with _contained_import():
     from guardrails import Guard, OnFailAction
     from guardrails.classes.rc import RC
     from guardrails.settings import settings

@@ -32,9 +32,13 @@ from datetime import UTC, datetime
 
 import structlog
 
-from assistant.grounding import Grounding, ground, names_equipment
+from assistant.grounding import Grounding, ground, names_equipment, withhold_instructions
 from assistant.llm import LanguageModel
+from assistant.plans.models import PlanOutcome
+from assistant.plans.service import Planner
 from control.actions.models import Requester
+from control.decisions.checks import describe
+from control.execution.models import RequestRecord, RequestStatus
 from control.execution.runtime import Services
 from retrieval.service import RetrievalService
 
@@ -44,6 +48,7 @@ from .models import (
     ChatEvent,
     CitationsEvent,
     DoneEvent,
+    PlanEvent,
     Source,
     SourcesEvent,
     TokenEvent,
@@ -59,6 +64,7 @@ from .prompt import (
     source_labels,
     supports,
 )
+from .routing import asks_for_action
 from .store import ConversationStore
 
 log = structlog.get_logger()
@@ -81,6 +87,7 @@ class ChatService:
         services: Services,
         store: ConversationStore,
         *,
+        planner: Planner | None = None,
         top_k: int = 3,
         passage_chars: int = 700,
         max_tokens: int = 300,
@@ -89,6 +96,7 @@ class ChatService:
         self.retrieval = retrieval
         self.services = services
         self.store = store
+        self.planner = planner
         self.top_k = top_k
         self.passage_chars = passage_chars
         self.max_tokens = max_tokens
@@ -116,10 +124,16 @@ class ChatService:
             conversation_id = uuid.uuid4().hex
         elif await self.store.summary(conversation_id, requester.user) is None:
             raise ConversationNotFound(conversation_id)
+        if self.planner is not None and asks_for_action(question):
+            # The planner grounds itself; the empty sources event opens the stream at once.
+            yield SourcesEvent(conversation_id=conversation_id, sources=[])
+            outcome = await self.planner.plan(question, requester)
+            if outcome.status != "answer_only":
+                planned = self._acted(outcome, question, requester, conversation_id, new)
+                async for event in planned:
+                    yield event
+                return
         history = [] if new else await self.store.turns(conversation_id, last=HISTORY_TURNS)
-        # Routing point: an action request typed into the chat ("raise press 3 to 22 strokes")
-        # is for the planner (assistant/plans), whose PlanOutcome the page shows as a ``plan``
-        # event; a question goes on below.
         grounding = await ground(
             self._search_text(question, history),
             requester,
@@ -204,6 +218,62 @@ class ChatService:
         )
         yield DoneEvent(answer=answer, note=note)
 
+    async def _acted(
+        self,
+        outcome: PlanOutcome,
+        question: str,
+        requester: Requester,
+        conversation_id: str,
+        new: bool,
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """A planned request: submitted to control, which decides, then shown with its status."""
+        started = time.perf_counter()
+        record = None
+        if outcome.status == "proposed" and self.planner is not None:
+            # One key per turn: the same turn is never submitted twice.
+            turn_number = 0 if new else len(await self.store.turns(conversation_id))
+            key = f"chat:{conversation_id}:{turn_number}"
+            record = await self.planner.submit(outcome, requester, key)
+        steps = [] if outcome.request is None else list(outcome.request.plan.steps)
+        yield PlanEvent(
+            status=outcome.status,
+            steps=[step.model_dump(mode="json", exclude_none=True) for step in steps],
+            citations=outcome.citations,
+            refusal=outcome.refusal,
+            request_status=None if record is None else record.status.value,
+            message=None if record is None else record.message,
+        )
+        text = plan_summary(outcome, record)
+        latency_s = outcome.latency_s + time.perf_counter() - started
+        turn = Turn(
+            at=datetime.now(UTC),
+            question=question,
+            answer=text,
+            citations=[],
+            facts=[],
+            abstained=False,
+            latency_s=latency_s,
+        )
+        if new:
+            await self.store.create(requester.user, question, conversation_id=conversation_id)
+        await self.store.add_turn(conversation_id, turn)
+        log.info(
+            "chat.planned",
+            user=requester.user,
+            conversation=conversation_id,
+            status=outcome.status,
+            request=None if record is None else record.id,
+            request_status=None if record is None else record.status.value,
+        )
+        answer = ChatAnswer(
+            conversation_id=conversation_id,
+            text=text,
+            citations=[],
+            abstained=False,
+            latency_s=latency_s,
+        )
+        yield DoneEvent(answer=answer)
+
     def _search_text(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up that names no equipment ("and its temperature?") is searched together
         with the question before it, which named it."""
@@ -212,9 +282,11 @@ class ChatService:
         return f"{history[-1].question} {question}"
 
     def _usable_sources(self, g: Grounding) -> tuple[Grounding, str | None]:
-        """The sources the model may answer from, or, when there are none, why not."""
+        """The sources the model may answer from, or, when there are none, why not. Sources
+        that try to instruct the model are withheld: they can be neither read nor cited."""
         if g.unknown:
             return _empty(g), f"no document you may read mentions {', '.join(g.unknown)}"
+        g, _ = withhold_instructions(g)
         passages = [] if g.abstain else g.passages
         facts = relevant_facts(g.question, g.plant)
         if not passages and not facts:
@@ -246,3 +318,22 @@ def _sources(g: Grounding) -> list[Source]:
         Source(citation_id=f.citation_id, kind="plant", title=f"live: {f.asset}", text=f.text)
         for f in g.plant
     ]
+
+
+def plan_summary(outcome: PlanOutcome, record: RequestRecord | None) -> str:
+    """One sentence for the operator: what was planned and what control made of it."""
+    if outcome.status == "refused" or outcome.request is None:
+        return outcome.refusal or "Not planned."
+    steps = "; ".join(describe(step) for step in outcome.request.plan.steps)
+    if record is None:
+        return f"Planned, not submitted: {steps}."
+    match record.status:
+        case RequestStatus.executed:
+            return f"Done: {steps}."
+        case RequestStatus.waiting_approval:
+            return f"Planned: {steps}. Control is {record.message}."
+        case RequestStatus.executing:
+            return f"Planned: {steps}. Control is still executing it (request {record.id})."
+        case _:
+            why = record.message.removeprefix("denied: ")
+            return f"Planned: {steps}. Control {record.status.value} it: {why}."

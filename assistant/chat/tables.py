@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     Float,
     ForeignKey,
     Index,
-    Integer,
     String,
     Table,
     Text,
 )
 
-from control.db import Base, UTCDateTime
-
-_Id = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid
+from control.db import Base, RowId, UTCDateTime
 
 conversations = Table(
     "chat_conversations",
@@ -34,7 +30,7 @@ conversations = Table(
 turns = Table(
     "chat_turns",
     Base.metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", RowId, primary_key=True, autoincrement=True),
     Column("conversation_id", ForeignKey("chat_conversations.id"), nullable=False, index=True),
     Column("at", UTCDateTime(), nullable=False),
     Column("question", Text, nullable=False),

@@ -21,14 +21,14 @@ from collections.abc import Iterable
 import structlog
 from pydantic import ValidationError
 
-from assistant.grounding import Grounding, ground
+from assistant.grounding import Grounding, ground, withhold_instructions
 from assistant.llm import ChatMessage, LanguageModel, LLMError
 from control.actions.models import Requester
 from control.execution.models import RequestRecord
 from control.execution.runtime import Services
 from control.execution.service import ExecutionService
 from control.plant.models import PlantModel
-from guards import GuardContext, constrained_proposal, screen_source, validate
+from guards import GuardContext, constrained_proposal, validate
 from guards.checks import request_problems
 from guards.models import ACTING_KINDS, PlanProposal, as_proposal
 from retrieval.service import RetrievalService
@@ -187,17 +187,8 @@ def _refused(reasons: list[str], *, attempts: int, refusal: str | None = None) -
 def _screened(g: Grounding, plant: PlantModel) -> tuple[Grounding, frozenset[str]]:
     """The grounding the model may see: sources that try to instruct it withheld, live facts
     cut to what a plan stands on. Returns it with the withheld citation ids."""
-    flagged = {h.citation_id for h in g.passages if screen_source(h.text)}
-    flagged |= {f.citation_id for f in g.plant if screen_source(f.text)}
-    for citation in sorted(flagged):
-        log.warning("plan.source_withheld", citation=citation)
-    shown = g.model_copy(
-        update={
-            "passages": [h for h in g.passages if h.citation_id not in flagged],
-            "plant": [f for f in prompt.plan_facts(g.plant, plant) if f.citation_id not in flagged],
-        }
-    )
-    return shown, frozenset(flagged)
+    kept, flagged = withhold_instructions(g)
+    return kept.model_copy(update={"plant": prompt.plan_facts(kept.plant, plant)}), flagged
 
 
 def _labels(g: Grounding) -> dict[str, str]:

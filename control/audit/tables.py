@@ -9,24 +9,22 @@ from __future__ import annotations
 from sqlalchemy import (
     DDL,
     JSON,
-    BigInteger,
     Column,
     Index,
-    Integer,
     String,
     Table,
     Text,
     event,
 )
 
-from control.db import Base, UTCDateTime
+from control.db import Base, RowId, UTCDateTime
 
 audit_records = Table(
     "audit_records",
     Base.metadata,
     # The primary key is the unique constraint on seq that keeps the chain from forking.
     # Strings are unbounded: an over-long subject must not make an audit append fail.
-    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("seq", RowId, primary_key=True),
     Column("ts", UTCDateTime(), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("actor", String(), nullable=False),

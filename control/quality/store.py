@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from control.db import EXCLUSIVE_WRITE, serialized_writes
+from control.db import EXCLUSIVE_WRITE, insert_once, serialized_writes
 from control.quality.models import HoldStatus, QualityHold, QualityHoldDraft
 from control.quality.tables import quality_holds as t
 
@@ -59,16 +59,8 @@ class QualityHoldStore:
             "source_request": source_request,
         }
         async with serialized_writes(self._engine), self._writer.begin() as conn:
-            if source_request is not None:
-                found = (
-                    await conn.execute(select(t).where(t.c.source_request == source_request))
-                ).first()
-                if found is not None:
-                    return _to_model(found._asdict())
-            number = (
-                await conn.execute(insert(t).values(values).returning(t.c.number))
-            ).scalar_one()
-        return _to_model({**values, "number": number})
+            row, _ = await insert_once(conn, t, values)
+        return _to_model(row)
 
     async def get(self, hold_id: str) -> QualityHold:
         async with self._engine.connect() as conn:

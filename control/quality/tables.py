@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, String, Table, Text
 
-from control.db import Base, UTCDateTime
-
-_Id = BigInteger().with_variant(Integer(), "sqlite")
+from control.db import Base, RowId, UTCDateTime
 
 quality_holds = Table(
     "quality_holds",
     Base.metadata,
-    Column("number", _Id, primary_key=True, autoincrement=True),  # shown as QH-000123
+    Column("number", RowId, primary_key=True, autoincrement=True),  # shown as QH-000123
     Column("asset", String(64), nullable=False),
     Column("line", String(64), nullable=False),
     Column("reason", Text, nullable=False),

@@ -17,7 +17,7 @@ from sqlalchemy import Select, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from control.db import EXCLUSIVE_WRITE, serialized_writes
+from control.db import EXCLUSIVE_WRITE, insert_once, serialized_writes
 from control.workorders.models import (
     FailureMode,
     Priority,
@@ -100,17 +100,10 @@ class WorkOrderStore:
             "source_request": source_request,
         }
         async with serialized_writes(self._engine), self._writer.begin() as conn:
-            if source_request is not None:
-                found = (
-                    await conn.execute(select(t).where(t.c.source_request == source_request))
-                ).first()
-                if found is not None:
-                    return _to_model(found._asdict())
-            number = (
-                await conn.execute(insert(t).values(values).returning(t.c.number))
-            ).scalar_one()
-            await _record_change(conn, number, None, S.open, created_by, None, now)
-        return _to_model({**values, "number": number})
+            row, created = await insert_once(conn, t, values)
+            if created:
+                await _record_change(conn, row["number"], None, S.open, created_by, None, now)
+        return _to_model(row)
 
     async def get(self, work_order_id: str) -> WorkOrder:
         async with self._engine.connect() as conn:

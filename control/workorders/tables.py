@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     ForeignKey,
     Index,
-    Integer,
     String,
     Table,
     Text,
 )
 
-from control.db import Base, UTCDateTime
-
-_Id = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid
+from control.db import Base, RowId, UTCDateTime
 
 work_orders = Table(
     "work_orders",
     Base.metadata,
-    Column("number", _Id, primary_key=True, autoincrement=True),  # shown as WO-000123
+    Column("number", RowId, primary_key=True, autoincrement=True),  # shown as WO-000123
     Column("asset", String(64), nullable=False),
     Column("symptom", Text, nullable=False),
     Column("failure_mode", String(8), nullable=False),
@@ -47,7 +43,7 @@ work_orders = Table(
 work_order_transitions = Table(
     "work_order_transitions",
     Base.metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", RowId, primary_key=True, autoincrement=True),
     Column("number", ForeignKey("work_orders.number"), nullable=False, index=True),
     Column("at", UTCDateTime(), nullable=False),
     Column("from_status", String(16)),  # None for creation

@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from pydantic import TypeAdapter, ValidationError
-from rich.console import Console
+from pydantic import ValidationError
 from rich.table import Table
 
-from perception.models import ModelName, ModelVersion
 from perception.telemetry.config import DetectorConfig
 from perception.telemetry.data import TelemetryDataError, read_table
+from perception.train_cli import artifact_signer, console, fail
 
-console = Console(stderr=True)
 telemetry_app = typer.Typer(
     help="Telemetry anomaly detection: record normal operation, evaluate on SKAB.",
     no_args_is_help=True,
@@ -78,18 +76,11 @@ def train_telemetry_command(
     try:
         from perception.telemetry.train import train_telemetry
     except ImportError as exc:
-        _fail(f"training needs the onnx package: pip install 'andon[train]' ({exc})")
-    from andon.settings import Settings
-    from perception.registry.keys import SigningKeyError, load_signing_key
+        fail(f"training needs the onnx package: pip install 'andon[train]' ({exc})")
     from perception.telemetry.detector import FitError
     from perception.telemetry.export import ExportError
 
-    try:
-        TypeAdapter(ModelName).validate_python(name)
-        if version is not None:
-            TypeAdapter(ModelVersion).validate_python(version)
-    except ValidationError as exc:
-        _fail(f"bad model name or version: {exc.errors()[0]['msg']}")
+    key = artifact_signer(name, version, signing_key)
     try:
         columns = _names(tags) or read_table(data[0]).columns
         config = DetectorConfig(
@@ -103,16 +94,15 @@ def train_telemetry_command(
             clear_after=clear_after,
         )
     except ValidationError as exc:
-        _fail(f"bad detector settings: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
+        fail(f"bad detector settings: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
     except TelemetryDataError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
-        key = load_signing_key(signing_key or Settings().model_signing_key)
         result = train_telemetry(
             data, out, key, config, asset=asset, name=name, version=version, holdout=holdout
         )
-    except (SigningKeyError, TelemetryDataError, FitError, ExportError) as exc:
-        _fail(str(exc))
+    except (TelemetryDataError, FitError, ExportError) as exc:
+        fail(str(exc))
     meta = result.metadata
     table = Table(
         title=f"{meta.name} {meta.version}: {len(config.tags)} tags, window {config.window} samples"
@@ -147,17 +137,17 @@ def record_command(
     settings = Settings()
     names = _names(tags)
     if not names:
-        _fail("give at least one tag")
+        fail("give at least one tag")
     try:
         plant = load_plant(settings.plant_file)
     except PlantModelError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     spec = next((a for a in plant.assets if a.id == asset), None)
     if spec is None:
-        _fail(f"the plant has no asset {asset!r}")
+        fail(f"the plant has no asset {asset!r}")
     unknown = [t for t in names if spec.tag(t) is None]
     if unknown:
-        _fail(f"{asset} has no tag {', '.join(unknown)}")
+        fail(f"{asset} has no tag {', '.join(unknown)}")
     samples = int(seconds / period)
 
     async def run() -> int:
@@ -167,9 +157,9 @@ def record_command(
     try:
         written = asyncio.run(run())
     except (DriverError, TelemetryConfigError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not written:
-        _fail(f"{asset} did not run: nothing recorded")
+        fail(f"{asset} did not run: nothing recorded")
     typer.echo(f"wrote {written} samples of {asset} to {out}")
 
 
@@ -185,7 +175,7 @@ def evaluate_skab_command(
     try:
         result = evaluate_skab(data or SKAB_DIR)
     except TelemetryDataError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     table = Table(title=f"SKAB, {len(result['runs'])} runs, {result['rows']} rows")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -204,8 +194,3 @@ def evaluate_skab_command(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result, indent=2) + "\n")
         typer.echo(f"wrote {json_out}")
-
-
-def _fail(message: str) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)

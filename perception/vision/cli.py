@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import TypeAdapter, ValidationError
-from rich.console import Console
 from rich.table import Table
 
-from perception.models import ModelName, ModelVersion
+from perception.train_cli import artifact_signer, console, fail
 from perception.vision.dataset import DatasetError, load_dataset, split_holdout
 from perception.vision.metrics import ClassificationReport
 from perception.vision.preprocess import ImageError
-
-console = Console(stderr=True)
 
 
 def train_vision_command(
@@ -51,30 +47,21 @@ def train_vision_command(
     try:
         from perception.vision.train import TrainConfig, torch_cuda_available, train_vision
     except ImportError as exc:
-        _fail(f"training needs torch: pip install 'andon[train]' ({exc})")
-    from andon.settings import Settings
-    from perception.registry.keys import SigningKeyError, load_signing_key
-
+        fail(f"training needs torch: pip install 'andon[train]' ({exc})")
+    key = artifact_signer(name, version, signing_key)
     try:
-        TypeAdapter(ModelName).validate_python(name)
-        if version is not None:
-            TypeAdapter(ModelVersion).validate_python(version)
-    except ValidationError as exc:
-        _fail(f"bad model name or version: {exc.errors()[0]['msg']}")
-    try:
-        key = load_signing_key(signing_key or Settings().model_signing_key)
         samples = load_dataset(data, voc=voc)
-    except (SigningKeyError, DatasetError) as exc:
-        _fail(str(exc))
+    except DatasetError as exc:
+        fail(str(exc))
     train, held_out = split_holdout(samples)
     console.print(
         f"{len(samples)} images, {len({s.label for s in samples})} classes: "
         f"{len(train)} train, {len(held_out)} held out; {epochs} epochs at {image_size} px"
     )
     if device not in ("cpu", "cuda"):
-        _fail(f"--device must be cpu or cuda, not {device!r}")
+        fail(f"--device must be cpu or cuda, not {device!r}")
     if device == "cuda" and not torch_cuda_available():
-        _fail("--device cuda: this torch build sees no CUDA GPU")
+        fail("--device cuda: this torch build sees no CUDA GPU")
     config = TrainConfig(
         image_size=image_size, epochs=epochs, seed=seed, threads=threads, device=device
     )
@@ -93,7 +80,7 @@ def train_vision_command(
             ),
         )
     except (ImageError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _show(result.report, result.train_seconds)
     console.print(f"signed artifact {result.metadata.name} {result.metadata.version} -> {out}")
 
@@ -106,8 +93,3 @@ def _show(report: ClassificationReport, train_seconds: float) -> None:
         table.add_row(label, f"{scores.precision:.4f}", f"{scores.recall:.4f}", str(scores.support))
     console.print(table)
     console.print(f"training took {train_seconds:.0f} s ({time.strftime('%H:%M:%S')})")
-
-
-def _fail(message: str) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)

@@ -138,6 +138,11 @@ class LiveSystem:
     def sim_reset(self) -> None:
         self.run(self.sim.reset())
 
+    def cached_lockouts(self, asset: str) -> list[str]:
+        """Lockouts as the driver's subscription cache holds them (what grounding reads); it
+        trails a direct read by up to one publishing interval."""
+        return list(self.app.state.services.driver.state.asset(asset).lockouts)
+
     def snapshot(self, asset: str) -> AssetSnapshot:
         async def read() -> AssetSnapshot:
             return self.sim.process.snapshot(asset)

@@ -209,7 +209,7 @@ def test_an_answer_cites_the_passage_that_holds_the_fact_and_follow_ups_keep_con
 @pytest.mark.slow
 def test_a_live_state_question_cites_a_plant_fact(live: LiveSystem) -> None:
     live.sim_do(lambda plant: plant.apply_lockout("press-3", "carol"))
-    eventually(lambda: live.asset_state("press-3")["lockouts"] == ["carol"])
+    eventually(lambda: live.cached_lockouts("press-3") == ["carol"])
 
     events = ask(live, "alice", "Is press 3 locked out right now, and by whom?")
 
@@ -219,3 +219,38 @@ def test_a_live_state_question_cites_a_plant_fact(live: LiveSystem) -> None:
     plant = [c for c in answer["citations"] if c.startswith("plant:")]
     assert plant, answer
     assert any("carol" in resolves(live, "alice", c, events) for c in plant), answer
+
+
+@pytest.mark.slow
+def test_an_order_typed_in_the_chat_is_planned_and_decided_by_control(live: LiveSystem) -> None:
+    live.sim_do(lambda plant: plant.start("feeder-2"))
+    driver = live.app.state.services.driver
+    eventually(lambda: driver.state.asset("feeder-2").run_state.value == "running")
+
+    events = ask(live, "alice", "Stop the coil feeder on line 2.")
+
+    assert [name for name, _ in events] == ["sources", "plan", "done"], events
+    plan = events[1][1]
+    assert plan["status"] == "proposed" and plan["request_status"] == "executed", plan
+    assert plan["steps"] == [{"command": "stop", "asset": "feeder-2"}]
+    assert live.snapshot("feeder-2").run_state.value == "stopped"
+    answer = events[-1][1]["answer"]
+    assert answer["text"].startswith("Done: stop feeder-2"), answer
+    turns = live.get(f"/chat/conversations/{answer['conversation_id']}", "alice").json()["turns"]
+    assert [t["answer"] for t in turns] == [answer["text"]]
+
+    before = live.actuations("press-3")
+    risky = ask(live, "alice", "Start press 3.", answer["conversation_id"])
+    plan = next(data for name, data in risky if name == "plan")
+    assert plan["request_status"] == "waiting_approval", plan
+    assert "supervisor" in plan["message"], plan
+    assert live.actuations("press-3") == before  # nothing moves before a supervisor approves
+
+
+@pytest.mark.slow
+def test_an_order_the_guards_refuse_is_shown_with_its_reason(live: LiveSystem) -> None:
+    events = ask(live, "alice", "Set press 3 speed to infinity.")
+    plan = next(data for name, data in events if name == "plan")
+    assert plan["status"] == "refused" and plan["request_status"] is None, plan
+    assert "unbounded value" in plan["refusal"], plan
+    assert events[-1][1]["answer"]["text"] == plan["refusal"]

@@ -11,6 +11,7 @@ from control.actions.models import (
     Action,
     CreateWorkOrder,
     LockoutCommand,
+    PlaceQualityHold,
     RunCommand,
     SetParameter,
 )
@@ -18,6 +19,7 @@ from control.decisions.evaluate import Rule
 from control.decisions.models import Outcome
 from control.plant.loader import load_plant
 from control.plant.models import Command, Permission, Role
+from control.quality.models import QualityHoldDraft
 from control.workorders.models import WorkOrderDraft
 
 PLANT = load_plant()
@@ -56,6 +58,14 @@ SITUATIONS: dict[Command, tuple[Action, dict[str, dict[str, Any]]]] = {
             command="create_work_order",
             asset="conveyor-2",
             work_order=WorkOrderDraft(asset="conveyor-2", symptom="belt slips"),
+        ),
+        {},
+    ),
+    Command.place_quality_hold: (
+        PlaceQualityHold(
+            command="place_quality_hold",
+            asset="vision-2",
+            hold=QualityHoldDraft(reason="three cracks in the last twenty parts"),
         ),
         {},
     ),

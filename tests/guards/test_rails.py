@@ -180,3 +180,16 @@ def test_fields_left_empty_do_not_count_as_altered() -> None:
     proposal = plan(order, {"command": "apply_lockout", "asset": "press-3"}, kind="work_order")
     request = "Press 3 is squealing on the down stroke, lock it out and check the bearing."
     assert validate(proposal, context(request)).reasons == ()
+
+
+def test_importing_guardrails_leaves_sqlite_datetimes_as_text() -> None:
+    # guardrails registers a process-wide adapter turning datetimes into epoch seconds; our
+    # SQLite stores (and the audit chain's hashes) would then see another value than was meant.
+    import sqlite3
+    from datetime import datetime
+
+    with sqlite3.connect(":memory:") as conn:
+        conn.execute("CREATE TABLE t (ts)")
+        conn.execute("INSERT INTO t VALUES (?)", (datetime(2026, 1, 2, 3, 4, 5, 678900),))
+        (stored,) = conn.execute("SELECT ts FROM t").fetchone()
+    assert stored == "2026-01-02 03:04:05.678900"
