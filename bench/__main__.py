@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--llm-url", default="", help="assistant --backend vllm: base URL")
     parser.add_argument(
+        "--sets",
+        default="requests,questions,adversarial",
+        help="assistant: which evaluation sets to run, comma-separated (the others report null)",
+    )
+    parser.add_argument(
         "--model", default="1.5b", help="assistant: embedded 1.5b or 0.5b; vllm: the served model"
     )
     args = parser.parse_args(argv)

@@ -80,7 +80,10 @@ T = TypeVar("T")
 
 def options(args: argparse.Namespace) -> dict[str, Any]:
     """This suite's command-line options, as ``run`` takes them."""
-    return {"backend": args.backend, "llm_url": args.llm_url, "model": args.model}
+    sets = {name.strip() for name in args.sets.split(",") if name.strip()}
+    if not sets or sets - set(QUICK):
+        raise SystemExit(f"--sets: a comma-separated choice of {', '.join(QUICK)}")
+    return {"backend": args.backend, "llm_url": args.llm_url, "model": args.model, "sets": sets}
 
 
 def run(
@@ -90,9 +93,12 @@ def run(
     backend: str = "embedded",
     llm_url: str = "",
     model: str = "1.5b",
+    sets: frozenset[str] | set[str] = frozenset(QUICK),
 ) -> dict[str, Any]:
     configure_logging("WARNING")
-    requests, questions, adversarial = load_requests(), load_questions(), load_adversarial()
+    requests = load_requests() if "requests" in sets else []
+    questions = load_questions() if "questions" in sets else []
+    adversarial = load_adversarial() if "adversarial" in sets else []
     if quick:
         requests = requests[: QUICK["requests"]]
         questions = questions[: QUICK["questions"]]

@@ -127,6 +127,55 @@ def check_role(proposal: PlanProposal, ctx: GuardContext) -> list[str]:
     ]
 
 
+# --- Only what was asked ---------------------------------------------------------------
+
+# Words by which a request asks for each command. A step whose command the request does not ask
+# for (a lockout added to a shutdown, an alarm acknowledged beside a work order) is refused: a
+# model must not add actions, however plausible.
+_ASKS: dict[Command, re.Pattern[str]] = {
+    Command.start: re.compile(r"\b(start|restart|run|get \w+ going|switch on|turn on|power up)"),
+    Command.stop: re.compile(r"\b(stop|halt|turn off|switch off)|\bshut (\w+ )?(down|off)\b"),
+    Command.pause: re.compile(r"\bpaus"),
+    Command.resume: re.compile(r"\b(resume|restart|continue|carry on)"),
+    Command.apply_lockout: re.compile(
+        r"\block(ed)?[ -]?(\w+ )?out\b|\blockout|\bloto\b|\bisolate|\b(put|place|hang) \w+ lock"
+    ),
+    Command.remove_lockout: re.compile(
+        r"\b(remove|take|release|pull|clear)\b[^.]{0,40}\block|\bunlock|\block\b[^.]{0,30}\boff\b"
+    ),
+    Command.acknowledge_alarm: re.compile(r"\back\b|\backnowledg|\bsilence"),
+    Command.place_quality_hold: re.compile(r"\b(quality )?hold\b|\bquarantin"),
+}
+# An explicit ask for maintenance work. Without one, a work order is what a request asks for
+# only when it asks for no other command: a fault report ("the gearmotor is dead").
+_ASKS_WORK = re.compile(
+    r"work ?order|\bwrite (it|this|that) up|\b(raise|open|make|create|log) (a|an)\b|\brepair|"
+    r"\breplac|\bfix|\binspect|\bcheck\b|\blook at|\bmaintenance\b|\border\b"
+)
+# Work on the machine itself: such an order needs its lockout marked.
+_HANDS_ON = re.compile(r"\b(replac|repair|change|fit|install|dismantl|overhaul|swap)")
+
+
+def requested_commands(ctx: GuardContext) -> frozenset[Command]:
+    """The commands the request asks for, by its words; set_parameter when it says a value."""
+    text = ctx.request.lower()
+    asked = {command for command, pattern in _ASKS.items() if pattern.search(text)}
+    if requested_numbers(ctx):
+        asked.add(Command.set_parameter)
+    if _ASKS_WORK.search(text) or not asked:
+        asked.add(Command.create_work_order)
+    return frozenset(asked)
+
+
+def check_commands_requested(proposal: PlanProposal, ctx: GuardContext) -> list[str]:
+    asked = requested_commands(ctx)
+    return [
+        f"{label}: the request does not ask for {step.command}; plan only the steps asked for"
+        for label, step in _steps(proposal)
+        if Command(step.command) not in asked
+    ]
+
+
 # --- Setpoints ---------------------------------------------------------------------------
 
 
@@ -330,12 +379,28 @@ def check_parts_known(proposal: PlanProposal, ctx: GuardContext) -> list[str]:
     for label, step in _steps(proposal):
         if not isinstance(step, WorkOrderStep):
             continue
-        for part in step.parts:
+        reasons += [
+            f"{label}: part {part!r} is listed more than once"
+            for part in dict.fromkeys(p for p in step.parts if step.parts.count(p) > 1)
+        ]
+        for part in dict.fromkeys(step.parts):
             pattern = re.compile(rf"(?<![\w-]){re.escape(part)}(?![\w-])", re.IGNORECASE)
             if not any(pattern.search(text) for text in texts):
                 reasons.append(
                     f"{label}: part {part!r} appears in neither the request nor its sources"
                 )
+    return reasons
+
+
+def check_work_order_lockout(proposal: PlanProposal, ctx: GuardContext) -> list[str]:
+    """An order to fit parts or to repair, replace or change something marks that the machine
+    must be locked out for it: the planner says so, nobody finds out at the machine."""
+    reasons = []
+    for label, step in _steps(proposal):
+        if not isinstance(step, WorkOrderStep) or step.lockout_required:
+            continue
+        if step.parts or _HANDS_ON.search(" ".join([ctx.request, *step.tasks]).lower()):
+            reasons.append(f"{label}: work that fits parts or repairs needs lockout_required true")
     return reasons
 
 
@@ -347,6 +412,7 @@ CHECKS: dict[str, Check] = {
     "assets_named": check_assets_named,
     "commands_accepted": check_commands_accepted,
     "role": check_role,
+    "commands_requested": check_commands_requested,
     "setpoints": check_setpoints,
     "tags_named": check_tags_named,
     "values_requested": check_values_requested,
@@ -354,4 +420,5 @@ CHECKS: dict[str, Check] = {
     "lock_holders": check_lock_holders,
     "citations": check_citations,
     "parts_known": check_parts_known,
+    "work_order_lockout": check_work_order_lockout,
 }

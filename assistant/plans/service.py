@@ -41,7 +41,12 @@ from .models import PlanOutcome
 log = structlog.get_logger()
 
 # Part numbers as manuals write them: upper-case codes with a dash and a digit (P400-LUB-FLT10).
+# What the operator may call a part: any code with a digit ("P400-RUN-SEAL", "6205-2RS").
 _PART_NUMBER = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z0-9]{1,10}(?:-[A-Z0-9]{1,10}){1,4}\b")
+# The plant's own part numbers in its manuals: an equipment prefix, then a lettered code
+# ("P400-BRG-23160", "TC2-GBX-25", "VI2-LED-BAR"). Fault codes (E-204), lockout points
+# (E-P3-01, LOTO-P3), work orders (WO-26-0117) and ranges (350-650) are not parts.
+_MANUAL_PART = re.compile(r"\b[A-Z]{1,3}\d{1,4}-[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*\b")
 _MAX_PART_CHOICES = 12
 # How a model answer that fits no proposal is recorded among the failures (the bench counts it).
 UNUSABLE = "the model gave no usable plan"
@@ -118,7 +123,7 @@ class Planner:
         """The model's proposal for the shown sources, judged by the guards, re-asked with their
         reasons until it passes or the attempts run out."""
         labels = _labels(shown)
-        parts = _part_numbers([ctx.request, *(h.text for h in shown.passages)])
+        parts = _part_numbers(ctx.request, [h.text for h in shown.passages])
         schema = constrained_proposal(self.plant, citations=labels, parts=parts)
         # A re-ask must answer with a plan: a failing one ends in the guards' own refusal,
         # with their reasons, instead of the model's vaguer one.
@@ -201,8 +206,10 @@ def _texts(g: Grounding) -> dict[str, str]:
     return {h.citation_id: h.text for h in g.passages} | {f.citation_id: f.text for f in g.plant}
 
 
-def _part_numbers(texts: Iterable[str]) -> list[str]:
-    found = dict.fromkeys(n for text in texts for n in _PART_NUMBER.findall(text))
+def _part_numbers(request: str, passages: Iterable[str]) -> list[str]:
+    """The part numbers a work order may list: those the operator names, then the manuals'."""
+    named = _PART_NUMBER.findall(request)
+    found = dict.fromkeys([*named, *(n for text in passages for n in _MANUAL_PART.findall(text))])
     return list(found)[:_MAX_PART_CHOICES]
 
 

@@ -49,8 +49,18 @@ def test_the_constrained_schema_is_bounded_and_names_only_plant_ids() -> None:
 
 
 def test_part_numbers_are_offered_as_the_sources_write_them() -> None:
-    texts = ["Replace element P400-LUB-FLT10; seal kit P400-RUN-SEAL.", "press-3 at line 2, E-310"]
-    assert _part_numbers(texts) == ["P400-LUB-FLT10", "P400-RUN-SEAL", "E-310"]
+    request = "Fit a new 6205-2RS on conveyor 2, with the lube filter."
+    passages = [
+        "Replace element P400-LUB-FLT10; seal kit P400-RUN-SEAL. Belt TC2-BELT-PVC-600.",
+        # Fault codes, lockout points, procedures, work orders and ranges are no parts.
+        "E-204 overload: lock out at E-P3-01 per LOTO-P3 (WO-26-0117), range 350-650 mm.",
+    ]
+    assert _part_numbers(request, passages) == [
+        "6205-2RS",  # the operator names it: offered whatever its form
+        "P400-LUB-FLT10",
+        "P400-RUN-SEAL",
+        "TC2-BELT-PVC-600",
+    ]
 
 
 # --- conversion to control's contract ----------------------------------------------------

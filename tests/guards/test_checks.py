@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from control.plant.models import TagKind
+from control.plant.models import Command, TagKind
 from guards.checks import (
     CHECKS,
     check_alarms_exist,
@@ -16,6 +16,7 @@ from guards.checks import (
     check_assets_named,
     check_citations,
     check_commands_accepted,
+    check_commands_requested,
     check_has_steps,
     check_lock_holders,
     check_parts_known,
@@ -24,6 +25,8 @@ from guards.checks import (
     check_setpoints,
     check_tags_named,
     check_values_requested,
+    check_work_order_lockout,
+    requested_commands,
     requested_numbers,
 )
 
@@ -288,14 +291,6 @@ def test_a_plan_cites_sources_retrieved_for_the_request() -> None:
 
 
 def test_part_numbers_come_from_the_request_or_its_sources() -> None:
-    def order(*parts: str) -> dict:
-        return {
-            "command": "create_work_order",
-            "asset": "press-3",
-            "symptom": "lube filter indicator red",
-            "parts": parts,
-        }
-
     ctx = context("Replace the lube filter on press 3, and P400-RUN-SEAL.")
     assert check_parts_known(plan(order("P400-LUB-FLT10", "P400-RUN-SEAL")), ctx) == []
     [reason] = check_parts_known(plan(order("P400-XYZ-99")), ctx)
@@ -303,6 +298,72 @@ def test_part_numbers_come_from_the_request_or_its_sources() -> None:
     # A part number is not "known" because a withheld (injected) passage mentions it.
     withheld = context("Replace the lube filter on press 3.", flagged=frozenset({MANUAL}))
     assert check_parts_known(plan(order("P400-LUB-FLT10")), withheld) != []
+
+
+def order(*parts: str, lockout: bool = False, tasks: tuple[str, ...] = ()) -> dict:
+    return {
+        "command": "create_work_order",
+        "asset": "press-3",
+        "symptom": "lube filter indicator red",
+        "parts": parts,
+        "tasks": tasks,
+        "lockout_required": lockout,
+    }
+
+
+def test_a_part_listed_twice_is_refused() -> None:
+    ctx = context("Replace the lube filter on press 3.")
+    [reason] = check_parts_known(plan(order("P400-LUB-FLT10", "P400-LUB-FLT10")), ctx)
+    assert "'P400-LUB-FLT10' is listed more than once" in reason
+
+
+@pytest.mark.parametrize(
+    ("request_text", "asked"),
+    [
+        ("Stop press 3 and lock it out for me.", {"stop", "apply_lockout"}),
+        ("Shut down line 1: the feeder first, then the press.", {"stop"}),
+        ("Put my lock on feeder-1.", {"apply_lockout"}),
+        ("Take Dave's lock off vision-2, he has gone home.", {"remove_lockout"}),
+        (
+            "Vibration alarm on press 3: slow it to 16 and acknowledge the alarm.",
+            {"set_parameter", "acknowledge_alarm"},
+        ),
+        (
+            "The transfer conveyor gearmotor is dead, the belt won't move at all.",
+            {"create_work_order"},
+        ),
+        ("Press 3 is squealing on the down stroke, check the bearing.", {"create_work_order"}),
+        ("Change the press 3 shut height to 510 mm.", {"set_parameter"}),
+        ("Pause the P-200.", {"pause"}),
+    ],
+)
+def test_the_commands_a_request_asks_for(request_text: str, asked: set[str]) -> None:
+    assert requested_commands(context(request_text)) == {Command(c) for c in asked}
+
+
+def test_steps_the_request_does_not_ask_for_are_refused() -> None:
+    ctx = context("Shut down line 2: the feeder first, then the press.")
+    shutdown = [run("stop", "feeder-2"), run("stop", "press-3")]
+    assert check_commands_requested(plan(*shutdown), ctx) == []
+    extra = {"command": "apply_lockout", "asset": "press-3"}
+    [reason] = check_commands_requested(plan(*shutdown, extra), ctx)
+    assert reason.startswith("step 3 (apply_lockout press-3)")
+    assert "does not ask for apply_lockout" in reason
+    repair = context("Replace the lube filter element on press 3, its filter indicator is red.")
+    alarm = {"command": "acknowledge_alarm", "asset": "press-3", "alarm": "vibration_high"}
+    [reason] = check_commands_requested(plan(order(lockout=True), alarm), repair)
+    assert "does not ask for acknowledge_alarm" in reason
+
+
+def test_hands_on_work_orders_must_mark_their_lockout() -> None:
+    ctx = context("Replace the lube filter element on press 3.")
+    [reason] = check_work_order_lockout(plan(order("P400-LUB-FLT10")), ctx)
+    assert "needs lockout_required true" in reason
+    assert check_work_order_lockout(plan(order("P400-LUB-FLT10", lockout=True)), ctx) == []
+    look = context("Press 3 vision reject rate looks high, open a work order.")
+    assert check_work_order_lockout(plan(order(tasks=("Review the reject images",))), look) == []
+    fix = plan(order(tasks=("Change the worn gib liners",)))
+    assert check_work_order_lockout(fix, look) != []
 
 
 def test_every_check_is_registered_once() -> None:

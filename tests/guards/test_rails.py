@@ -41,8 +41,10 @@ def test_every_reason_of_every_failing_check_comes_back() -> None:
     verdict = validate(proposal, context(request))
     assert not verdict.passed
     assert set(verdict.reasons) == direct(proposal, request)
-    # Safe range, step size, a command vision-2 does not accept, no source.
-    assert len(verdict.reasons) == 4
+    # Safe range, step size, a command vision-2 does not accept and the request does not ask
+    # for, no source.
+    assert len(verdict.reasons) == 5
+    assert any("does not ask for pause" in r for r in verdict.reasons)
 
 
 STEPS = st.one_of(
