@@ -188,7 +188,9 @@ def _asset_facts(asset: Asset, state: AssetState) -> Iterator[PlantFact]:
             text=f"{asset.id} {text}",
         )
 
-    yield fact("run_state", state.run_state.value, f"run state: {state.run_state.value}")
+    run = state.run_state.value
+    # "not running" too: the words an answer to "is it running?" uses must be in its source.
+    yield fact("run_state", run, f"run state: {run}{'' if run == 'running' else ' (not running)'}")
     holders = list(state.lockouts)
     yield fact("lockouts", holders, f"lockouts: {_holders(holders)}")
     messages = {alarm.id: alarm.message for tag in asset.tags for alarm in tag.alarms}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -121,24 +121,31 @@ def constrained_proposal(
     citations: Iterable[str],
     parts: Iterable[str],
     kinds: Iterable[str] = get_args(ProposalKind),
+    commands: Iterable[str] | None = None,
 ) -> type[BaseModel]:
     """`PlanProposal` with the plant's ids as choices, for constrained decoding.
 
     ``citations`` are the labels the prompt shows for its sources; ``parts`` the part numbers
-    the request and its sources hold; ``kinds`` the kinds of answer allowed. A proposal in
-    this shape validates as a `PlanProposal`.
+    the request and its sources hold; ``kinds`` the kinds of answer allowed; ``commands``
+    (default all) the commands a step may carry. A proposal in this shape validates as a
+    `PlanProposal`.
     """
+    allowed = None if commands is None else frozenset(commands)
     assets = _choices(a.id for a in plant.assets)
     setpoints = _choices(t.id for a in plant.assets for t in a.tags if t.kind is TagKind.setpoint)
     alarms = _choices(al.id for a in plant.assets for t in a.tags for al in t.alarms)
     cite = _choices(citations)
     part = _choices(parts)
 
-    def step(base: type[Proposed], **fields: Any) -> type[BaseModel]:
+    def step(base: type[Proposed], **fields: Any) -> type[BaseModel] | None:
+        names = get_args(base.model_fields["command"].annotation)
+        kept = tuple(n for n in names if allowed is None or n in allowed)
+        if not kept:
+            return None
         return create_model(
             base.__name__,
             __config__=ConfigDict(extra="forbid"),
-            command=(base.model_fields["command"].annotation, ...),
+            command=(Literal[kept], ...),
             asset=(assets, ...),
             **fields,
         )
@@ -157,10 +164,14 @@ def constrained_proposal(
     if part is not None:  # no part number known: the order names none
         work_order_fields["parts"] = (tuple[part, ...], Field(default=(), max_length=MAX_PARTS))  # type: ignore[valid-type]
     work_order = step(WorkOrderStep, **work_order_fields)
-    union = Annotated[
-        set_parameter | run | lockout | acknowledge | work_order,  # type: ignore[valid-type]
-        Field(discriminator="command"),
-    ]
+    members = [m for m in (set_parameter, run, lockout, acknowledge, work_order) if m is not None]
+    if not members:
+        raise ValueError(f"no step carries any of the commands {sorted(allowed or ())}")
+    union: Any = (
+        members[0]
+        if len(members) == 1
+        else Annotated[Union[tuple(members)], Field(discriminator="command")]  # noqa: UP007
+    )
     # Required, so the model writes its citations instead of skipping them.
     citation_field: Any = (
         (tuple[cite, ...], Field(min_length=1, max_length=MAX_CITATIONS))  # type: ignore[valid-type]

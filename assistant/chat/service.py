@@ -32,7 +32,13 @@ from datetime import UTC, datetime
 
 import structlog
 
-from assistant.grounding import Grounding, ground, names_equipment, withhold_instructions
+from assistant.grounding import (
+    PLANT_PREFIX,
+    Grounding,
+    ground,
+    names_equipment,
+    withhold_instructions,
+)
 from assistant.llm import LanguageModel
 from assistant.plans.models import PlanOutcome
 from assistant.plans.service import Planner
@@ -167,7 +173,7 @@ class ChatService:
                 note = "the model found no answer in the sources"
             elif not borne_out(said, " ".join(_source_text(shown, c) for c in holding)):
                 note = "the answer stated what its sources do not hold, so it was withheld"
-            elif not answers(said, shown.question):
+            elif not (answers(said, shown.question) or _all_live(holding)):
                 note = "the answer did not speak of the question, so it was withheld"
             else:
                 text = f"{said} " + "".join(f"[{c}]" for c in holding)
@@ -292,6 +298,13 @@ class ChatService:
         if not passages and not facts:
             return _empty(g), "the documents you may read do not cover this question"
         return g.model_copy(update={"passages": passages, "plant": facts}), None
+
+
+def _all_live(citations: Sequence[str]) -> bool:
+    """Whether every citation is a live plant fact: those shown were picked for the question
+    (``relevant_facts``), so an answer they bear out speaks of it, even in other words ("stopped"
+    for "is it running?", "carol" for "who has a lock?")."""
+    return bool(citations) and all(c.startswith(PLANT_PREFIX) for c in citations)
 
 
 def _empty(g: Grounding) -> Grounding:

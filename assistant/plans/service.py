@@ -29,7 +29,7 @@ from control.execution.runtime import Services
 from control.execution.service import ExecutionService
 from control.plant.models import PlantModel
 from guards import GuardContext, constrained_proposal, validate
-from guards.checks import request_problems
+from guards.checks import request_problems, requested_commands
 from guards.models import ACTING_KINDS, PlanProposal, as_proposal
 from retrieval.service import RetrievalService
 
@@ -124,11 +124,14 @@ class Planner:
         reasons until it passes or the attempts run out."""
         labels = _labels(shown)
         parts = _part_numbers(ctx.request, [h.text for h in shown.passages])
-        schema = constrained_proposal(self.plant, citations=labels, parts=parts)
+        # Steps may carry only the commands the request asks for: a small model otherwise adds
+        # a plausible extra (a lockout after a work order) and repeats it when re-asked.
+        asked = sorted(requested_commands(ctx))
+        schema = constrained_proposal(self.plant, citations=labels, parts=parts, commands=asked)
         # A re-ask must answer with a plan: a failing one ends in the guards' own refusal,
         # with their reasons, instead of the model's vaguer one.
         retry_schema = constrained_proposal(
-            self.plant, citations=labels, parts=parts, kinds=sorted(ACTING_KINDS)
+            self.plant, citations=labels, parts=parts, kinds=sorted(ACTING_KINDS), commands=asked
         )
         messages = prompt.messages(
             self.plant,

@@ -48,6 +48,28 @@ def test_the_constrained_schema_is_bounded_and_names_only_plant_ids() -> None:
         schema.model_validate({**answer, "citations": ["7"]})
 
 
+def test_the_schema_offers_only_the_commands_the_request_asks_for() -> None:
+    schema = constrained_proposal(
+        PLANT, citations=["1"], parts=[], commands=["stop", "apply_lockout"]
+    )
+    text = json.dumps(generation_schema(schema))
+    assert '"apply_lockout"' in text and '"stop"' in text
+    assert '"start"' not in text and '"remove_lockout"' not in text
+    assert '"create_work_order"' not in text and '"acknowledge_alarm"' not in text
+    stop = {
+        "kind": "action",
+        "steps": [{"command": "stop", "asset": "press-3"}],
+        "citations": ["1"],
+    }
+    schema.model_validate(stop)
+    with pytest.raises(ValidationError):
+        schema.model_validate({**stop, "steps": [{"command": "start", "asset": "press-3"}]})
+    only_orders = constrained_proposal(
+        PLANT, citations=["1"], parts=[], commands=["create_work_order"]
+    )
+    assert '"set_parameter"' not in json.dumps(generation_schema(only_orders))
+
+
 def test_part_numbers_are_offered_as_the_sources_write_them() -> None:
     request = "Fit a new 6205-2RS on conveyor 2, with the lube filter."
     passages = [
