@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import re
 
-# Openings of a question, or of a request to be told or shown something.
+# Openings of a request to be told or shown something.
+_TELL = r"show|tell|explain|describe|list|find|give me|help me understand"
+# Openings of a question, or of a request to be told.
 _QUESTION_START = re.compile(
     r"^(what|what's|whats|how|why|when|where|which|who|whom|whose|is|are|was|were|am|does|do|"
-    r"did|has|have|had|should|shall|may|might|must|isn't|aren't|doesn't|don't|"
-    r"show|tell|explain|describe|list|find|give me|help me understand)\b"
+    rf"did|has|have|had|should|shall|may|might|must|isn't|aren't|doesn't|don't|{_TELL})\b"
 )
 # "Can you stop feeder 2" asks for an action; "can you tell me ..." asks to be told.
 _ASK_TO_ACT = re.compile(r"^(please\s+)?(can|could|would|will)\s+you\b(\s+please)?\s*(?P<rest>.*)")
-_ASK_TO_TELL = re.compile(r"^(tell|show|explain|describe|list|find|give me|help me understand)\b")
+_ASK_TO_TELL = re.compile(rf"^({_TELL})\b")
 _CAN_I = re.compile(r"^(can|could|may)\s+(i|we)\b")
 
 

@@ -40,7 +40,6 @@ from .models import PlanOutcome
 
 log = structlog.get_logger()
 
-# Part numbers as manuals write them: upper-case codes with a dash and a digit (P400-LUB-FLT10).
 # What the operator may call a part: any code with a digit ("P400-RUN-SEAL", "6205-2RS").
 _PART_NUMBER = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z0-9]{1,10}(?:-[A-Z0-9]{1,10}){1,4}\b")
 # The plant's own part numbers in its manuals: an equipment prefix, then a lettered code
