@@ -25,6 +25,7 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress
 
+from bench.stats import percentile
 from control.auth.keys import KeyStore
 from control.plant.loader import load_plant
 from simulator.server import free_tcp_port
@@ -37,11 +38,6 @@ TARGETS = (
     ("press-1", "speed_spm", (30.0, 32.0)),
     ("feeder-1", "feed_length_mm", (300.0, 320.0)),
 )
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 @dataclass(frozen=True)

@@ -31,20 +31,20 @@ import logging
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import structlog
 from rich.console import Console
 
 from andon.app import create_app
 from andon.settings import Settings
-from bench.control import percentile
+from bench.stats import percentile
+from bench.vision import STATION, STREAMS, measure_vision
 from perception.inspection.pipeline import Capture, InspectionPipeline
 from perception.registry.keys import (
     DEMO_PUBLIC_KEY,
@@ -52,27 +52,15 @@ from perception.registry.keys import (
     load_signing_key,
     trusted_keys,
 )
-from perception.registry.store import ModelRegistry
-from perception.runtime.endpoint import BatchConfig
-from perception.runtime.service import (
-    SHIPPED_ARTIFACTS,
-    PerceptionService,
-    RuntimeConfig,
-    shipped_artifacts,
-)
 from perception.telemetry.bench import measure_scoring
 from perception.telemetry.evaluation import SKAB_DIR, evaluate_skab
-from perception.vision.evaluation import NEU_DIR, evaluate_neu, frame_latency
-from perception.vision.preprocess import input_size, to_input
+from perception.vision.evaluation import NEU_DIR, evaluate_neu
 from simulator.camera import InspectionCamera
 from simulator.server import endpoint_url, free_tcp_port
 
 MODEL = Settings.model_fields["inspection_model"].default
-STATION = "vision-2"
 RULE = "vision-2-defect-burst"
 HALT = "pause feeder-2"  # the driver's name for the command the rule's plan starts with
-STREAMS = 4
-WARMUP = 20
 NEU_MODEL = Path(__file__).resolve().parent / "out" / "neu-det-model"
 MAX_PARTS = 20  # defective frames per trial before giving up on the rule firing
 
@@ -87,7 +75,7 @@ def run(quick: bool, console: Console) -> dict[str, float | int | str]:
     with tempfile.TemporaryDirectory(prefix="andon-bench-") as tmp, _quiet_logs(acked):
         root = Path(tmp)
         console.print(f"vision: {len(frames)} frames, 1 and {STREAMS} streams")
-        results |= asyncio.run(_vision(root / "models", frames))
+        results |= asyncio.run(measure_vision(root / "models", frames, MODEL))
         console.print(f"detection -> halt: {trials} firings of {RULE}")
         results |= asyncio.run(_halts(root / "app", trials, acked))
     console.print("telemetry scoring")
@@ -97,65 +85,6 @@ def run(quick: bool, console: Console) -> dict[str, float | int | str]:
 
 
 # -- vision ---------------------------------------------------------------------------------
-
-
-async def _runtime(models: Path, batch: BatchConfig) -> PerceptionService:
-    registry = ModelRegistry(models, trusted_keys([DEMO_PUBLIC_KEY]))
-    service = PerceptionService(registry, RuntimeConfig(batch=batch))
-    await service.start(shipped_artifacts(SHIPPED_ARTIFACTS))
-    if service.session(MODEL) is None:
-        raise RuntimeError(f"the shipped vision model {MODEL!r} did not load")
-    return service
-
-
-async def _stream(
-    service: PerceptionService, stream: str, frames: Sequence[np.ndarray], size: int
-) -> tuple[list[float], float]:
-    """Frames one after the other: (milliseconds per frame, wall seconds)."""
-    latencies = []
-    started = time.perf_counter()
-    for frame in frames:
-        t0 = time.perf_counter()
-        answer = await service.infer(MODEL, stream, to_input([frame], size)[0])
-        latencies.append((time.perf_counter() - t0) * 1000)
-        if answer.fallback_reason and answer.fallback_reason.startswith("shed"):
-            raise RuntimeError(f"{stream}: frames were shed, the figures would flatter")
-    return latencies, time.perf_counter() - started
-
-
-async def _vision(models: Path, frames: Sequence[np.ndarray]) -> dict[str, float | int | str]:
-    one = await _runtime(models / "one", BatchConfig(max_batch=1))
-    try:
-        session = one.session(MODEL)
-        assert session is not None
-        size = input_size(session.metadata.preprocessing)
-        await _stream(one, "warm-up", frames[:WARMUP], size)
-        latencies, wall = await _stream(one, STATION, frames, size)
-        bare = await asyncio.to_thread(frame_latency, session, list(frames))
-        provider, version = session.provider, session.version
-    finally:
-        await one.aclose()
-    many = await _runtime(models / "many", BatchConfig())
-    try:
-        await _stream(many, "warm-up", frames[:WARMUP], size)
-        streams = await asyncio.gather(
-            *(_stream(many, f"{STATION}-{i}", frames, size) for i in range(STREAMS))
-        )
-    finally:
-        await many.aclose()
-    together = [ms for lat, _ in streams for ms in lat]
-    return {
-        "vision_model": f"{MODEL}@{version}",
-        "vision_provider": provider,
-        "vision_p50_ms": statistics.median(latencies),
-        "vision_p99_ms": percentile(latencies, 0.99),
-        "frames_per_s": len(frames) / wall,
-        f"frames_per_s_{STREAMS}_streams": len(together) / max(w for _, w in streams),
-        f"vision_{STREAMS}_streams_p99_ms": percentile(together, 0.99),
-        "vision_session_p50_ms": bare["p50_ms"],
-        "vision_session_p99_ms": bare["p99_ms"],
-        "vision_frames": len(frames),
-    }
 
 
 # -- detection -> halt ----------------------------------------------------------------------

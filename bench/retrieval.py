@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from andon.settings import DEMO_CORPORA
-from bench.control import percentile
+from bench.stats import percentile
 from control.plant.loader import load_plant
 from control.plant.models import PlantModel
 from retrieval.evaluation import Question, evaluate, load_questions

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import onnxruntime as ort
 
 from perception.models import ModelMetadata
 from perception.registry.artifact import Artifact
-from perception.runtime.providers import CPU, Device, choose_providers
+from perception.runtime.providers import CPU, CUDA, Device, choose_providers
 
 _ORT_DTYPES = {
     "tensor(float)": "float32",
@@ -111,10 +112,19 @@ def open_session(
     # CPU that control and the OPC-UA session need on a small edge box; no latency gained.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = choose_providers(ort.get_available_providers(), device)
+    if CUDA in providers:
+        _load_cuda_libraries()
     try:
         session = ort.InferenceSession(artifact.onnx_model, options, providers=providers)
     except Exception as exc:  # ORT raises its own exception types for every bad graph
         raise ModelLoadError(f"{artifact.name} {artifact.version}: ONNX Runtime: {exc}") from None
+    if device == "cuda" and CUDA not in session.get_providers():
+        # ORT falls back to the CPU when CUDA or cuDNN fail to load; asked for CUDA, say so.
+        raise ModelLoadError(
+            f"{artifact.name} {artifact.version}: ANDON_INFERENCE_DEVICE=cuda but ONNX Runtime "
+            "could not enable CUDA (CUDA 13 or cuDNN 9 libraries not found: install "
+            "onnxruntime-gpu[cuda,cudnn] or put them on LD_LIBRARY_PATH)"
+        )
     _check_signature(session, artifact.metadata)
     model = ModelSession(artifact, session)
     for size in warm_batches:  # first runs allocate and pick kernels: not on a live frame
@@ -124,6 +134,13 @@ def open_session(
             raise ModelLoadError(f"{artifact.name} {artifact.version}: warm-up: {exc}") from None
         _check_output_shape(output, size, artifact.metadata)
     return model
+
+
+@cache
+def _load_cuda_libraries() -> None:
+    """onnxruntime-gpu finds CUDA and cuDNN from pip's nvidia-* packages only once they are
+    preloaded (they are not on the loader's path); system-wide libraries need nothing. Once."""
+    ort.preload_dlls()
 
 
 def _check_signature(session: ort.InferenceSession, metadata: ModelMetadata) -> None:

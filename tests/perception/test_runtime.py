@@ -137,6 +137,20 @@ def test_session_reports_the_provider_it_really_runs_on(
     assert [r.label for r in session.read(probabilities)] == ["defect"] * 3
 
 
+@pytest.mark.skipif(CUDA in ort.get_available_providers(), reason="the fake needs a CPU-only ORT")
+def test_cuda_that_fails_to_load_is_refused_when_asked_for_and_reported_as_cpu_on_auto(
+    tmp_path: Path, key: Ed25519PrivateKey, registry: ModelRegistry, monkeypatch: Any
+) -> None:
+    # A fake, for a failure this machine cannot produce: onnxruntime-gpu whose CUDA or cuDNN
+    # libraries are missing lists CUDA as available, then quietly runs the session on the CPU.
+    # A CPU build handed CUDA in its provider list behaves the same way.
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
+    install(registry, tmp_path, key, "1")
+    with pytest.raises(ModelLoadError, match="could not enable CUDA"):
+        open_session(registry.load(MODEL, "1"), "cuda", threads=1)
+    assert open_session(registry.load(MODEL, "1"), "auto", threads=1).provider == CPU
+
+
 def test_graphs_that_do_not_match_their_metadata_are_refused(
     tmp_path: Path, key: Ed25519PrivateKey, registry: ModelRegistry
 ) -> None:
