@@ -288,6 +288,8 @@ class AnswerResult(BaseModel):
     text: str = ""
     citations: list[str] = []
     abstained: bool = False
+    note: str | None = None  # why the chat abstained, when it did
+    dropped: list[str] = []  # citations and answer text the chat's checks withheld
     latency_s: float = 0.0
     error: str | None = None
 

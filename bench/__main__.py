@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         help="assistant: which evaluation sets to run, comma-separated (the others report null)",
     )
     parser.add_argument(
+        "--cases", default="", help="assistant: only these case ids, comma-separated (e.g. q004)"
+    )
+    parser.add_argument(
         "--model", default="1.5b", help="assistant: embedded 1.5b or 0.5b; vllm: the served model"
     )
     args = parser.parse_args(argv)

@@ -30,6 +30,7 @@ from rich.progress import Progress
 from andon.app import create_app
 from andon.logging import configure_logging
 from andon.settings import DEMO_CORPORA, Settings
+from assistant.chat.models import CitationsEvent, DoneEvent
 from assistant.chat.service import ChatService
 from assistant.evaluation import (
     FIXTURE_DOCS,
@@ -76,6 +77,7 @@ CACHE_TIMEOUT_S = 10.0
 UNUSABLE_OUTPUT = "the model gave no usable plan"
 
 T = TypeVar("T")
+C = TypeVar("C", RequestCase, QuestionCase, AdversarialCase)
 
 
 def options(args: argparse.Namespace) -> dict[str, Any]:
@@ -83,7 +85,14 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
     sets = {name.strip() for name in args.sets.split(",") if name.strip()}
     if not sets or sets - set(QUICK):
         raise SystemExit(f"--sets: a comma-separated choice of {', '.join(QUICK)}")
-    return {"backend": args.backend, "llm_url": args.llm_url, "model": args.model, "sets": sets}
+    cases = frozenset(c.strip() for c in args.cases.split(",") if c.strip())
+    return {
+        "backend": args.backend,
+        "llm_url": args.llm_url,
+        "model": args.model,
+        "sets": sets,
+        "cases": cases,
+    }
 
 
 def run(
@@ -94,11 +103,19 @@ def run(
     llm_url: str = "",
     model: str = "1.5b",
     sets: frozenset[str] | set[str] = frozenset(QUICK),
+    cases: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    """``cases``: only the cases with these ids (all when empty), to look into a few."""
     configure_logging("WARNING")
-    requests = load_requests() if "requests" in sets else []
-    questions = load_questions() if "questions" in sets else []
-    adversarial = load_adversarial() if "adversarial" in sets else []
+
+    def chosen(loaded: list[C]) -> list[C]:
+        return [c for c in loaded if not cases or c.id in cases]
+
+    requests = chosen(load_requests()) if "requests" in sets else []
+    questions = chosen(load_questions()) if "questions" in sets else []
+    adversarial = chosen(load_adversarial()) if "adversarial" in sets else []
+    if missing := cases - {c.id for c in (*requests, *questions, *adversarial)}:
+        raise SystemExit(f"--cases: no such case in the chosen sets: {', '.join(sorted(missing))}")
     if quick:
         requests = requests[: QUICK["requests"]]
         questions = questions[: QUICK["questions"]]
@@ -302,18 +319,28 @@ async def _plan_case(planner: Planner, case: RequestCase | AdversarialCase) -> P
 
 async def _answer_case(chat: ChatService, case: QuestionCase) -> AnswerResult:
     started = time.perf_counter()
+    done, dropped = None, []
     try:
-        answer = await chat.answer(case.question, case.requester)
+        async for event in chat.stream(case.question, case.requester):
+            if isinstance(event, CitationsEvent):
+                dropped = event.dropped
+            elif isinstance(event, DoneEvent):
+                done = event
+        if done is None:
+            raise RuntimeError("the chat stream ended without its done event")
     except Exception as exc:
         log.warning("bench.assistant.answer_failed", case=case.id, error=repr(exc))
         return AnswerResult(
             case_id=case.id, latency_s=time.perf_counter() - started, error=repr(exc)[:500]
         )
+    answer = done.answer
     return AnswerResult(
         case_id=case.id,
         text=answer.text,
         citations=answer.citations,
         abstained=answer.abstained,
+        note=done.note,
+        dropped=dropped,
         latency_s=answer.latency_s,
     )
 

@@ -79,6 +79,19 @@ def check_has_steps(proposal: PlanProposal, ctx: GuardContext) -> list[str]:
     return []
 
 
+def check_steps_once(proposal: PlanProposal, ctx: GuardContext) -> list[str]:
+    """No step repeats an earlier one on the same asset with nothing done to that asset in
+    between (a small model loops: stop, stop; the same order twice). "Stop, start, stop" is
+    not a repeat."""
+    reasons = []
+    last_on_asset: dict[str, ProposedStep] = {}
+    for label, step in _steps(proposal):
+        if last_on_asset.get(step.asset) == step:
+            reasons.append(f"{label}: repeats the step before it on {step.asset}; plan it once")
+        last_on_asset[step.asset] = step
+    return reasons
+
+
 def check_assets_exist(proposal: PlanProposal, ctx: GuardContext) -> list[str]:
     known = ", ".join(a.id for a in ctx.plant.assets)
     return [
@@ -408,6 +421,7 @@ def check_work_order_lockout(proposal: PlanProposal, ctx: GuardContext) -> list[
 CHECKS: dict[str, Check] = {
     "request": check_request,
     "has_steps": check_has_steps,
+    "steps_once": check_steps_once,
     "assets_exist": check_assets_exist,
     "assets_named": check_assets_named,
     "commands_accepted": check_commands_accepted,

@@ -135,7 +135,8 @@ def constrained_proposal(
     setpoints = _choices(t.id for a in plant.assets for t in a.tags if t.kind is TagKind.setpoint)
     alarms = _choices(al.id for a in plant.assets for t in a.tags for al in t.alarms)
     cite = _choices(citations)
-    part = _choices(parts)
+    part_numbers = tuple(dict.fromkeys(parts))
+    part = _choices(part_numbers)
 
     def step(base: type[Proposed], **fields: Any) -> type[BaseModel] | None:
         names = get_args(base.model_fields["command"].annotation)
@@ -154,15 +155,19 @@ def constrained_proposal(
     run = step(RunStep)
     lockout = step(LockoutStep, holder=(Name | None, None))
     acknowledge = step(AcknowledgeStep, alarm=(alarms, ...))
+    # All but the due date required, in this order: the model writes the tasks and parts
+    # before it decides on a lockout, and cannot skip the decision or the priority.
     work_order_fields: dict[str, Any] = {
         "symptom": (str, Field(min_length=3, max_length=120)),
-        "priority": (Priority, Priority.medium),
-        "tasks": (tuple[Task, ...], Field(default=(), max_length=MAX_TASKS)),
-        "lockout_required": (bool, False),
-        "due_in_hours": (int | None, Field(default=None, ge=1, le=24 * 90)),
+        "priority": (Priority, ...),
+        "tasks": (tuple[Task, ...], Field(max_length=MAX_TASKS)),
     }
     if part is not None:  # no part number known: the order names none
-        work_order_fields["parts"] = (tuple[part, ...], Field(default=(), max_length=MAX_PARTS))  # type: ignore[valid-type]
+        # No more entries than distinct choices: a small model otherwise repeats one part.
+        most = min(MAX_PARTS, len(part_numbers))
+        work_order_fields["parts"] = (tuple[part, ...], Field(max_length=most))  # type: ignore[valid-type]
+    work_order_fields["lockout_required"] = (bool, ...)
+    work_order_fields["due_in_hours"] = (int | None, Field(default=None, ge=1, le=24 * 90))
     work_order = step(WorkOrderStep, **work_order_fields)
     members = [m for m in (set_parameter, run, lockout, acknowledge, work_order) if m is not None]
     if not members:
@@ -172,6 +177,9 @@ def constrained_proposal(
         if len(members) == 1
         else Annotated[Union[tuple(members)], Field(discriminator="command")]  # noqa: UP007
     )
+    # A request reports one fault: a plan of work orders alone holds one (a small model
+    # otherwise writes the same order again until its tokens run out).
+    most_steps = 1 if allowed == {"create_work_order"} else MAX_STEPS
     # Required, so the model writes its citations instead of skipping them.
     citation_field: Any = (
         (tuple[cite, ...], Field(min_length=1, max_length=MAX_CITATIONS))  # type: ignore[valid-type]
@@ -183,7 +191,7 @@ def constrained_proposal(
         __config__=ConfigDict(extra="forbid"),
         kind=(_choices(kinds), ...),
         # Required like the citations: grammars put required keys first, in this order.
-        steps=(tuple[union, ...], Field(max_length=MAX_STEPS)),
+        steps=(tuple[union, ...], Field(max_length=most_steps)),
         citations=citation_field,
         reason=(str, Field(default="", max_length=REASON_CHARS)),
     )

@@ -82,6 +82,11 @@ class AssetAliases:
         self.numbered_kinds = {_stem(ident) for ident in known}
         self.known_numbered = {normalise(ident).strip() for ident in known}
 
+    def is_name(self, text: str) -> bool:
+        """Whether ``text`` as a whole is an asset's or a line's id or code ("VI-2", "P-400")."""
+        norm = normalise(text).strip()
+        return norm in self.exact or norm.replace(" ", "") in self.exact or norm in self.lines
+
     def mentioned_lines(self, text: str) -> frozenset[str]:
         norm = normalise(text)
         return frozenset(line for alias, line in self.lines.items() if _has(norm, alias))

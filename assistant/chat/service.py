@@ -237,7 +237,7 @@ class ChatService:
         record = None
         if outcome.status == "proposed" and self.planner is not None:
             # One key per turn: the same turn is never submitted twice.
-            turn_number = 0 if new else len(await self.store.turns(conversation_id))
+            turn_number = 0 if new else await self.store.turn_count(conversation_id)
             key = f"chat:{conversation_id}:{turn_number}"
             record = await self.planner.submit(outcome, requester, key)
         steps = [] if outcome.request is None else list(outcome.request.plan.steps)

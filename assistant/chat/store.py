@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.db import serialized_writes
@@ -71,6 +71,11 @@ class ConversationStore:
         async with self._engine.connect() as conn:
             rows = list((await conn.execute(query)).mappings())
         return [_turn(row) for row in reversed(rows)]
+
+    async def turn_count(self, conversation_id: str) -> int:
+        query = select(func.count()).select_from(t).where(t.c.conversation_id == conversation_id)
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     async def add_turn(self, conversation_id: str, turn: Turn) -> None:
         values = {"conversation_id": conversation_id, **turn.model_dump(mode="json")}

@@ -17,7 +17,7 @@ import numpy as np
 from retrieval.weights import WeightsError
 
 from .features import NGRAM_MAX, NGRAM_MIN, NgramTfidf
-from .labels import DATASET_MODES
+from .labels import CLASS_MODES
 
 FORMAT = "andon-failure-modes/1"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -32,7 +32,7 @@ class ModelArtifact:
     weights: np.ndarray  # (n-gram terms + embedding dimension, classes)
     bias: np.ndarray  # (classes,)
     embedder_id: str  # retrieval.embedding.MODEL_ID the weights were trained against
-    train_sha256: str  # the train.txt it was fitted on
+    train_sha256: str  # the training rows it was fitted on (train.txt, plant records)
     regularisation_c: float
 
 
@@ -99,7 +99,7 @@ def read(path: Path, sha256: str | None) -> ModelArtifact:
         raise WeightsError(f"{path} has format {header.get('format')!r}, expected {FORMAT!r}")
     if header["ngram_range"] != [NGRAM_MIN, NGRAM_MAX]:
         raise WeightsError(f"{path} was trained on n-grams {header['ngram_range']}")
-    unknown = set(header["labels"]) - set(DATASET_MODES)
+    unknown = set(header["labels"]) - set(CLASS_MODES)
     if unknown:
         raise WeightsError(f"{path} predicts unknown classes {sorted(unknown)}")
     return ModelArtifact(

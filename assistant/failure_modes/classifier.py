@@ -20,10 +20,10 @@ from retrieval.weights import WeightsError
 from . import artifact
 from .artifact import ModelArtifact
 from .features import clean, features
-from .labels import DATASET_MODES, DESCRIPTIONS
+from .labels import CLASS_MODES, DESCRIPTIONS
 
 MODEL_PATH = Path(__file__).with_name("model.npz")
-MODEL_SHA256 = "558bdd0e6257e9f5845bcb3fd7c8555316bae288d042ae1ce6e2f11e31e473df"
+MODEL_SHA256 = "f3f44748912fd21a6edba08aff38100f2b40247a50030de2c97a1bdbb68cb592"
 
 
 class FailureModeGuess(BaseModel):
@@ -78,9 +78,9 @@ class FailureModeClassifier:
             )
         (row,) = self.probabilities([text])
         best = int(row.argmax())
-        mode = DATASET_MODES[self.model.labels[best]]
+        mode = CLASS_MODES[self.model.labels[best]]
         # Classes that file as the same mode (Fail to function, Failure to rotate) pool their odds.
-        same = [i for i, name in enumerate(self.model.labels) if DATASET_MODES[name] == mode]
+        same = [i for i, name in enumerate(self.model.labels) if CLASS_MODES[name] == mode]
         confidence = min(1.0, float(row[same].sum()))
         return FailureModeGuess(mode=mode, label=DESCRIPTIONS[mode], confidence=confidence)
 

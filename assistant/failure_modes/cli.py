@@ -13,6 +13,7 @@ from . import artifact
 from .classifier import MODEL_PATH, MODEL_SHA256, FailureModeClassifier
 from .dataset import DEFAULT_DATA_DIR, DatasetError
 from .evaluation import evaluate, format_report
+from .plant_records import plant_observations
 from .train import train
 
 CLASSIFIER_SOURCE = Path(__file__).with_name("classifier.py")
@@ -24,10 +25,11 @@ def train_failure_modes_command(
     ] = DEFAULT_DATA_DIR,
     out: Annotated[Path, typer.Option(help="model file to write")] = MODEL_PATH,
 ) -> None:
-    """Fit the failure-mode classifier on train.txt (deterministic), write it, score dev.txt."""
+    """Fit the failure-mode classifier on train.txt and the plant's fault records
+    (deterministic), write it, score dev.txt."""
     embedder = MiniLMEmbedder(threads=1)
     try:
-        model = train(data / "train.txt", embedder)
+        model = train(data / "train.txt", embedder, plant_observations())
         sha256 = artifact.write(model, out)
         dev = evaluate(data / "dev.txt", FailureModeClassifier.load(out, sha256, embedder))
     except DatasetError as exc:

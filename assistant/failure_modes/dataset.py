@@ -21,7 +21,7 @@ class DatasetError(ValueError):
 
 class Observation(NamedTuple):
     text: str
-    label: str  # the data set's class name, a key of DATASET_MODES
+    label: str  # a class name, a key of labels.CLASS_MODES
 
 
 def read_split(path: Path) -> list[Observation]:

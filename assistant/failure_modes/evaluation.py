@@ -17,7 +17,7 @@ from perception.vision.metrics import classification_report
 
 from .classifier import FailureModeClassifier, default_classifier
 from .dataset import read_split
-from .labels import DATASET_MODES
+from .labels import CLASS_MODES
 
 # Published figures on test.txt (Stewart et al., fine-tuned GPT-3.5).
 BASELINE = {"accuracy": 0.81, "macro_f1": 0.62}
@@ -38,7 +38,7 @@ def evaluate(path: Path, classifier: FailureModeClassifier | None = None) -> dic
     )
     per_class = {
         name: {
-            "mode": DATASET_MODES[name].value,
+            "mode": CLASS_MODES[name].value,
             "precision": scores.precision,
             "recall": scores.recall,
             "f1": _f1(scores.precision, scores.recall),

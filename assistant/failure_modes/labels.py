@@ -78,3 +78,16 @@ DATASET_MODES = MappingProxyType(
         "Vibration": FailureMode.VIB,
     }
 )
+
+# Modes the plant's own records use that the data set has no class for ("Parameter deviation"):
+# classes named by their ISO 14224 description, learnt from the plant's history alone.
+_PLANT_ONLY = frozenset(FailureMode) - set(DATASET_MODES.values()) - {FailureMode.UNK}
+# Every class the model may predict -> the failure mode a work order records.
+CLASS_MODES = MappingProxyType(
+    dict(DATASET_MODES) | {DESCRIPTIONS[mode]: mode for mode in sorted(_PLANT_ONLY)}
+)
+
+
+def class_of(mode: FailureMode) -> str:
+    """The class a record of ``mode`` trains: the data set's name for it where it has one."""
+    return next(name for name, m in CLASS_MODES.items() if m == mode)

@@ -1,4 +1,5 @@
-"""Fits the failure-mode model on train.txt alone, deterministically, in numpy.
+"""Fits the failure-mode model on train.txt and the plant's own fault records, deterministically,
+in numpy.
 
 Multinomial logistic regression with class-balanced sample weights and an L2 penalty (C=30, in
 scikit-learn's scale), minimised by L-BFGS. Chosen on dev.txt and 2x5-fold cross-validation of
@@ -10,7 +11,7 @@ over n-grams or embeddings alone; test.txt was never used to choose anything.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from retrieval.embedding import MODEL_ID, MiniLMEmbedder
 
 from .artifact import ModelArtifact
 from .classifier import softmax
-from .dataset import read_split
+from .dataset import Observation, read_split
 from .features import NgramTfidf, clean, features
 
 REGULARISATION_C = 30.0
@@ -101,9 +102,13 @@ def fit_logistic(
     return theta[: dims * classes].reshape(dims, classes), theta[dims * classes :]
 
 
-def train(train_file: Path, embedder: MiniLMEmbedder | None = None) -> ModelArtifact:
-    """The model fitted on ``train_file``."""
-    rows = read_split(train_file)
+def train(
+    train_file: Path,
+    embedder: MiniLMEmbedder | None = None,
+    extra: Sequence[Observation] = (),
+) -> ModelArtifact:
+    """The model fitted on ``train_file`` and the ``extra`` observations (the plant's records)."""
+    rows = [*read_split(train_file), *extra]
     texts = [clean(row.text) for row in rows]
     labels = tuple(sorted({row.label for row in rows}))
     y = np.array([labels.index(row.label) for row in rows])
@@ -116,6 +121,12 @@ def train(train_file: Path, embedder: MiniLMEmbedder | None = None) -> ModelArti
         weights=weights,
         bias=bias,
         embedder_id=MODEL_ID,
-        train_sha256=hashlib.sha256(train_file.read_bytes()).hexdigest(),
+        train_sha256=_rows_sha256(rows),
         regularisation_c=REGULARISATION_C,
     )
+
+
+def _rows_sha256(rows: Sequence[Observation]) -> str:
+    """Names the training rows: one ``text,label`` line each, in order."""
+    lines = "".join(f"{row.text},{row.label}\n" for row in rows)
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()

@@ -28,6 +28,7 @@ import structlog
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from llama_cpp import Llama, LlamaGrammar
+from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from .base import (
     ChatMessage,
@@ -180,6 +181,16 @@ class EmbeddedLLM(LanguageModel):
         return await asyncio.get_running_loop().run_in_executor(self._worker, timed)
 
 
+# llama-cpp-python's schema converter lets a string hold raw control characters (a newline),
+# which is not JSON: the answer then fails to parse. JSON's own string character, as in
+# llama.cpp's json.gbnf.
+_ANY_CHAR = r'char ::= [^"\\] |'
+_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
+
+
 @lru_cache(maxsize=64)
 def _grammar(schema_json: str) -> LlamaGrammar:
-    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    gbnf = json_schema_to_gbnf(schema_json)
+    if _ANY_CHAR not in gbnf and "char ::=" in gbnf:
+        raise LLMError("llama-cpp-python's JSON grammar changed: check the string rule")
+    return LlamaGrammar.from_string(gbnf.replace(_ANY_CHAR, _JSON_CHAR), verbose=False)

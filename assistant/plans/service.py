@@ -31,6 +31,7 @@ from control.plant.models import PlantModel
 from guards import GuardContext, constrained_proposal, validate
 from guards.checks import request_problems, requested_commands
 from guards.models import ACTING_KINDS, PlanProposal, as_proposal
+from retrieval.assets import AssetAliases
 from retrieval.service import RetrievalService
 
 from . import prompt
@@ -44,8 +45,9 @@ log = structlog.get_logger()
 _PART_NUMBER = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z0-9]{1,10}(?:-[A-Z0-9]{1,10}){1,4}\b")
 # The plant's own part numbers in its manuals: an equipment prefix, then a lettered code
 # ("P400-BRG-23160", "TC2-GBX-25", "VI2-LED-BAR"). Fault codes (E-204), lockout points
-# (E-P3-01, LOTO-P3), work orders (WO-26-0117) and ranges (350-650) are not parts.
-_MANUAL_PART = re.compile(r"\b[A-Z]{1,3}\d{1,4}-[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*\b")
+# (E-P3-01, LOTO-P3), work orders (WO-26-0117), ranges (350-650, defect classes D1-D3) and
+# short labels (P3-TM) are not parts.
+_MANUAL_PART = re.compile(r"\b(?:[A-Z]{2,3}\d{1,4}|[A-Z]\d{2,4})-[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*\b")
 _MAX_PART_CHOICES = 12
 # How a model answer that fits no proposal is recorded among the failures (the bench counts it).
 UNUSABLE = "the model gave no usable plan"
@@ -122,7 +124,7 @@ class Planner:
         """The model's proposal for the shown sources, judged by the guards, re-asked with their
         reasons until it passes or the attempts run out."""
         labels = _labels(shown)
-        parts = _part_numbers(ctx.request, [h.text for h in shown.passages])
+        parts = _part_numbers(ctx.request, [h.text for h in shown.passages], ctx.aliases)
         # Steps may carry only the commands the request asks for: a small model otherwise adds
         # a plausible extra (a lockout after a work order) and repeats it when re-asked.
         asked = sorted(requested_commands(ctx))
@@ -208,9 +210,10 @@ def _texts(g: Grounding) -> dict[str, str]:
     return {h.citation_id: h.text for h in g.passages} | {f.citation_id: f.text for f in g.plant}
 
 
-def _part_numbers(request: str, passages: Iterable[str]) -> list[str]:
-    """The part numbers a work order may list: those the operator names, then the manuals'."""
-    named = _PART_NUMBER.findall(request)
+def _part_numbers(request: str, passages: Iterable[str], aliases: AssetAliases) -> list[str]:
+    """The part numbers a work order may list: those the operator names (not the equipment's
+    own codes, "VI-2", "P-400"), then the manuals'."""
+    named = [code for code in _PART_NUMBER.findall(request) if not aliases.is_name(code)]
     found = dict.fromkeys([*named, *(n for text in passages for n in _MANUAL_PART.findall(text))])
     return list(found)[:_MAX_PART_CHOICES]
 

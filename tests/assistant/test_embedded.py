@@ -95,6 +95,25 @@ async def test_sampling_with_temperature_still_respects_the_schema(llm: Embedded
         assert isinstance(answer.value, Triage)
 
 
+class Poem(BaseModel):
+    poem: str = Field(max_length=200)
+
+
+async def test_strings_hold_no_raw_line_breaks_even_when_asked_for(llm: EmbeddedLLM) -> None:
+    # llama-cpp-python's schema grammar admits raw control characters inside strings, which is
+    # not JSON; seen here: the 135M model wrote a raw newline into a poem's string.
+    ask_poem = [
+        ChatMessage(role="system", content="Answer in JSON."),
+        ChatMessage(
+            role="user",
+            content="Write a four-line poem about a press, with line breaks between the lines.",
+        ),
+    ]
+    for _ in range(6):
+        answer = await llm.generate_json(ask_poem, Poem, max_tokens=120, temperature=1.0)
+        assert not any(ord(ch) < 0x20 for ch in answer.value.poem)
+
+
 async def test_an_answer_cut_by_max_tokens_is_an_llm_error(llm: EmbeddedLLM) -> None:
     with pytest.raises(LLMError, match="reached max_tokens=8 before its JSON was complete"):
         await llm.generate_json(ask(REQUESTS[0]), Triage, max_tokens=8)

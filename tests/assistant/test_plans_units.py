@@ -21,6 +21,7 @@ from control.actions.models import ActionRequest, Requester
 from control.plant.models import TagKind
 from control.workorders.models import Priority
 from guards.models import PlanProposal, as_proposal, constrained_proposal
+from retrieval.assets import AssetAliases
 from tests.guards.helpers import FACT, PLANT, context, plan, setpoint, state
 
 ALICE = Requester(user="alice", role="operator")
@@ -70,14 +71,45 @@ def test_the_schema_offers_only_the_commands_the_request_asks_for() -> None:
     assert '"set_parameter"' not in json.dumps(generation_schema(only_orders))
 
 
+def test_a_plan_of_work_orders_holds_one_order_with_each_part_at_most_once() -> None:
+    # The 1.5B model repeated one part five times, then the whole order, until max_tokens.
+    order = {
+        "command": "create_work_order",
+        "asset": "press-3",
+        "symptom": "squeal",
+        "priority": "medium",
+        "tasks": [],
+        "parts": [],
+        "lockout_required": True,
+    }
+    schema = constrained_proposal(
+        PLANT, citations=["1"], parts=["P400-BRG-23160"], commands=["create_work_order"]
+    )
+    plan = {"kind": "work_order", "steps": [order], "citations": ["1"]}
+    schema.model_validate({**plan, "steps": [{**order, "parts": ["P400-BRG-23160"]}]})
+    with pytest.raises(ValidationError):
+        schema.model_validate({**plan, "steps": [order, order]})
+    with pytest.raises(ValidationError):
+        twice = {**order, "parts": ["P400-BRG-23160", "P400-BRG-23160"]}
+        schema.model_validate({**plan, "steps": [twice]})
+    # Beside other commands an order is one step of several.
+    mixed = constrained_proposal(
+        PLANT, citations=["1"], parts=[], commands=["stop", "create_work_order"]
+    )
+    unparted = {k: v for k, v in order.items() if k != "parts"}  # no part known: no field
+    mixed.model_validate({**plan, "steps": [{"command": "stop", "asset": "press-3"}, unparted]})
+
+
 def test_part_numbers_are_offered_as_the_sources_write_them() -> None:
-    request = "Fit a new 6205-2RS on conveyor 2, with the lube filter."
+    # The equipment's own codes are no parts, however the operator writes them.
+    request = "Fit a new 6205-2RS on conveyor 2 (TC-2), with the lube filter, like on the VI-2."
     passages = [
         "Replace element P400-LUB-FLT10; seal kit P400-RUN-SEAL. Belt TC2-BELT-PVC-600.",
         # Fault codes, lockout points, procedures, work orders and ranges are no parts.
         "E-204 overload: lock out at E-P3-01 per LOTO-P3 (WO-26-0117), range 350-650 mm.",
+        "Defect classes D1-D3 and B1-B4 are logged on sheet P3-TM.",
     ]
-    assert _part_numbers(request, passages) == [
+    assert _part_numbers(request, passages, AssetAliases(PLANT)) == [
         "6205-2RS",  # the operator names it: offered whatever its form
         "P400-LUB-FLT10",
         "P400-RUN-SEAL",

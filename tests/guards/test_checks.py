@@ -23,6 +23,7 @@ from guards.checks import (
     check_request,
     check_role,
     check_setpoints,
+    check_steps_once,
     check_tags_named,
     check_values_requested,
     check_work_order_lockout,
@@ -66,6 +67,21 @@ def test_an_acting_proposal_needs_steps_a_question_does_not() -> None:
     assert check_has_steps(plan(), ctx) == ["a action proposal needs at least one step"]
     assert check_has_steps(plan(kind="question"), ctx) == []
     assert check_has_steps(plan(run("start", "press-3")), ctx) == []
+
+
+def test_a_step_repeated_on_its_asset_is_refused() -> None:
+    ctx = context("Shut down line 1: the feeder first, then the press.")
+    once = [run("stop", "feeder-1"), run("stop", "press-1")]
+    assert check_steps_once(plan(*once), ctx) == []
+    # The 1.5B model's loop: the whole sequence again, until its steps ran out.
+    reasons = check_steps_once(plan(*once, *once), ctx)
+    assert [r.split(":")[0] for r in reasons] == ["step 3 (stop feeder-1)", "step 4 (stop press-1)"]
+    # Something done to the asset in between: not a repeat.
+    cycle = [run("stop", "press-1"), run("start", "press-1"), run("stop", "press-1")]
+    assert check_steps_once(plan(*cycle), ctx) == []
+    ramp = [setpoint("press-3", "speed_spm", 24), setpoint("press-3", "speed_spm", 28)]
+    assert check_steps_once(plan(*ramp), ctx) == []
+    assert len(check_steps_once(plan(ramp[0], ramp[0]), ctx)) == 1
 
 
 def test_unknown_assets_are_refused() -> None:
