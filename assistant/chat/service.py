@@ -21,10 +21,13 @@ How an answer is made, and why:
   speak of the question and add to it (``answers``), which catches a small model copying an
   unrelated line or echoing the question instead of abstaining. An answer that fails is
   withheld: "The plant's documents do not answer this", with the reason.
+* A bare "yes" or "no" citing only live plant facts (the 1.5B model's answer to "is press 3
+  running?") is replaced by the facts it cites: they answer in their own words.
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import AsyncGenerator, Sequence
@@ -39,6 +42,7 @@ from assistant.grounding import (
     names_equipment,
     withhold_instructions,
 )
+from assistant.intent import asks_for_action
 from assistant.llm import LanguageModel
 from assistant.plans.models import PlanOutcome
 from assistant.plans.service import Planner
@@ -70,7 +74,6 @@ from .prompt import (
     source_labels,
     supports,
 )
-from .routing import asks_for_action
 from .store import ConversationStore
 
 log = structlog.get_logger()
@@ -167,6 +170,10 @@ class ChatService:
             )
             said = reply.value.answer.strip()
             cited = list(dict.fromkeys(labels[n] for n in reply.value.sources))
+            if _BARE_YES_NO.fullmatch(said) and _all_live(cited):
+                # "No." to "is press 3 running?": nothing a source can bear out, but the plant
+                # facts it cites answer the question in their own words, so they stand instead.
+                said = " ".join(_source_text(shown, c) for c in cited)
             holding = [c for c in cited if supports(_source_text(shown, c), said)]
             dropped = [c for c in cited if c not in holding]
             if not said or not holding:
@@ -298,6 +305,9 @@ class ChatService:
         if not passages and not facts:
             return _empty(g), "the documents you may read do not cover this question"
         return g.model_copy(update={"passages": passages, "plant": facts}), None
+
+
+_BARE_YES_NO = re.compile(r"(?i)(yes|no)[.!]?")
 
 
 def _all_live(citations: Sequence[str]) -> bool:

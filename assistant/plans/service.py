@@ -22,6 +22,7 @@ import structlog
 from pydantic import ValidationError
 
 from assistant.grounding import Grounding, ground, withhold_instructions
+from assistant.intent import asks_for_action
 from assistant.llm import ChatMessage, LanguageModel, LLMError
 from control.actions.models import Requester
 from control.execution.models import RequestRecord
@@ -112,6 +113,10 @@ class Planner:
         )
         if problems := request_problems(bare):
             return _refused(problems, attempts=0)
+        if not asks_for_action(text):
+            # "Show me the jam clearing steps": asked to be told, not to act; the model once
+            # answered that with a work order.
+            return PlanOutcome(status="answer_only", attempts=0)
         grounding = await ground(
             text, requester, retrieval=self.retrieval, services=self.services, top_k=self.top_k
         )

@@ -222,6 +222,22 @@ def test_a_live_state_question_cites_a_plant_fact(live: LiveSystem) -> None:
 
 
 @pytest.mark.slow
+def test_a_yes_no_question_on_live_state_is_answered_by_the_plant_fact(live: LiveSystem) -> None:
+    # The 1.5B model answers such questions with a bare "No", which no source can bear out;
+    # the plant fact it cites answers instead.
+    live.sim_reset()  # every asset stopped
+    driver = live.app.state.services.driver
+    eventually(lambda: driver.state.asset("conveyor-2").run_state.value == "stopped")
+
+    events = ask(live, "alice", "Is the transfer conveyor running right now?")
+
+    answer = done(events)
+    assert answer["abstained"] is False, answer
+    assert "stopped" in answer["text"].lower(), answer
+    assert any(c.startswith("plant:conveyor-2") for c in answer["citations"]), answer
+
+
+@pytest.mark.slow
 def test_an_order_typed_in_the_chat_is_planned_and_decided_by_control(live: LiveSystem) -> None:
     live.sim_do(lambda plant: plant.start("feeder-2"))
     driver = live.app.state.services.driver

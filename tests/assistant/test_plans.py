@@ -117,6 +117,17 @@ def test_requests_the_guards_refuse_never_reach_the_model(
     assert outcome.request is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Show me the jam clearing steps for feeder 2.", "Is it safe to start line 2 now?"],
+)
+def test_a_question_gets_no_plan_and_no_model_call(live: LiveSystem, text: str) -> None:
+    # The 1.5B model answered "show me the jam clearing steps" with a work order.
+    outcome = plan(live, text)
+    assert outcome.status == "answer_only" and outcome.attempts == 0, outcome
+    assert outcome.request is None
+
+
 # --- with the model ----------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""Which chat messages go to the planner: a cheap, deterministic first cut.
+"""Whether a message may ask for an action or only asks a question: a cheap, deterministic cut,
+used by the chat (which messages go to the planner) and by the planner (a question gets no plan).
 
 A message phrased as a question ("What speed is press 3 at?", "how do I lock out the P-400",
 "show me the jam steps") is answered from the documents. Anything else ("Stop feeder 2",

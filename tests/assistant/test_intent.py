@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat.routing import asks_for_action
+from assistant.intent import asks_for_action
 
 EVAL = Path(__file__).resolve().parents[2] / "bench" / "assistant_eval"
 
