@@ -190,6 +190,21 @@ def answers(answer: str, question: str) -> bool:
     return adds and (value or _shares_term(asked, said) > 0)
 
 
+def answered_in(answer: str, question: str, source: str) -> bool:
+    """Whether one line of ``source`` holds every term of ``answer`` and speaks of ``question``
+    (shares a term with it), the answer adding to the question: a terse answer copied from the
+    row the question is about ("250 ms" for the maximum brake stopping time, "Lube pressure
+    low" for E-204), which ``answers`` cannot judge from the answer's words alone."""
+    asked, said = _terms(question), _terms(answer)
+    if not said or _shares_term(said, asked) == len(said):
+        return False
+    # Every term of so short an answer, not most: it was copied from that line.
+    return any(
+        _shares_term(asked, held) > 0 and _shares_term(said, held) == len(said)
+        for held in (_terms(line) for line in source.splitlines())
+    )
+
+
 def without_citations(text: str, citations: frozenset[str]) -> str:
     """``text`` with its references to ``citations`` removed (earlier answers as context)."""
     return _REFERENCE.sub(lambda m: "" if m.group(1) in citations else m.group(0), text)

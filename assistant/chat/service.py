@@ -18,8 +18,10 @@ How an answer is made, and why:
   dominates on a 2-core CPU.
 * The answer is then checked (``prompt``): cited sources holding none of it are uncited; the
   rest must hold every value it states and most of its words (``borne_out``); and it must
-  speak of the question and add to it (``answers``), which catches a small model copying an
-  unrelated line or echoing the question instead of abstaining. An answer that fails is
+  speak of the question and add to it (``answers``, or for a terse answer ``answered_in``:
+  the line of its source that bears it out speaks of the question), which catches a small
+  model copying an unrelated line or echoing the question instead of abstaining. An answer
+  that cites no source holding it is cited where such a line holds it. An answer that fails is
   withheld: "The plant's documents do not answer this", with the reason.
 * A bare "yes" or "no" citing only live plant facts (the 1.5B model's answer to "is press 3
   running?") is replaced by the facts it cites: they answer in their own words.
@@ -66,7 +68,9 @@ from .models import (
 )
 from .prompt import (
     ABSTAIN_TEXT,
+    MAX_CITED,
     answer_schema,
+    answered_in,
     answers,
     borne_out,
     chat_messages,
@@ -168,7 +172,7 @@ class ChatService:
             reply = await self.llm.generate_json(
                 messages, answer_schema(len(labels)), max_tokens=self.max_tokens
             )
-            said = reply.value.answer.strip()
+            said, q = reply.value.answer.strip(), shown.question
             cited = list(dict.fromkeys(labels[n] for n in reply.value.sources))
             if _BARE_YES_NO.fullmatch(said) and _all_live(cited):
                 # "No." to "is press 3 running?": nothing a source can bear out, but the plant
@@ -176,11 +180,21 @@ class ChatService:
                 said = " ".join(_source_text(shown, c) for c in cited)
             holding = [c for c in cited if supports(_source_text(shown, c), said)]
             dropped = [c for c in cited if c not in holding]
+            if said and not holding:
+                # An answer with no source that holds it ("16", citing nothing): cited where a
+                # line of a shown source bears it out and speaks of the question, else withheld.
+                holding = [
+                    c for c in labels.values() if answered_in(said, q, _source_text(shown, c))
+                ][:MAX_CITED]
             if not said or not holding:
                 note = "the model found no answer in the sources"
             elif not borne_out(said, " ".join(_source_text(shown, c) for c in holding)):
                 note = "the answer stated what its sources do not hold, so it was withheld"
-            elif not (answers(said, shown.question) or _all_live(holding)):
+            elif not (
+                answers(said, q)
+                or _all_live(holding)
+                or any(answered_in(said, q, _source_text(shown, c)) for c in holding)
+            ):
                 note = "the answer did not speak of the question, so it was withheld"
             else:
                 text = f"{said} " + "".join(f"[{c}]" for c in holding)

@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from assistant.chat.prompt import ABSTAIN_TEXT, answer_schema, answers, borne_out, focus
+from assistant.chat.prompt import (
+    ABSTAIN_TEXT,
+    answer_schema,
+    answered_in,
+    answers,
+    borne_out,
+    focus,
+)
 from assistant.llm import generation_schema
 from control.actions.models import Requester
 from tests.api.api_helpers import LiveSystem, eventually
@@ -164,6 +171,22 @@ def test_an_answer_must_speak_of_the_question_and_add_to_it() -> None:
     assert not answers("Die setters.", question)  # the question echoed
     assert answers("The night shift die setter is Ana.", question)
     assert answers("38 L.", "How many litres does it hold?")  # a value answers "how many"
+
+
+def test_a_terse_answer_stands_when_its_source_line_speaks_of_the_question() -> None:
+    # Seen withheld in the evaluation: right, but sharing no word with the question.
+    table = (
+        "| Code | Meaning | Action |\n| --- | --- | --- |\n"
+        "| E-204 | Lube pressure low | Check the pump |\n| E-310 | Vibration high | Slow down |"
+    )
+    question = "E-204 on the press 3 screen, what does it mean?"
+    assert not answers("Lube pressure low", question)
+    assert answered_in("Lube pressure low", question, table)
+    # Borne out only by a row about something else, or not at all: not an answer.
+    assert not answered_in("Vibration high", question, table)
+    assert not answered_in("Coolant low", question, table)
+    # The question echoed from its own row adds nothing.
+    assert not answered_in("E-204", question, table)
 
 
 def test_long_passages_keep_their_table_header_and_the_rows_the_question_is_about() -> None:
