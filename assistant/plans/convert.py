@@ -81,11 +81,9 @@ def work_order(step: WorkOrderStep, now: datetime) -> WorkOrderDraft:
 
 
 def failure_mode(symptom: str) -> FailureMode:
-    """The ISO 14224 failure mode of a symptom, from the shipped classifier (UNK without it)."""
-    try:
-        from assistant.failure_modes import classify  # loads its artifact once, on first use
-    except ModuleNotFoundError:  # the classifier is its own package, built beside this one
-        return FailureMode.UNK
+    """The ISO 14224 failure mode of a symptom, from the shipped classifier."""
+    from assistant.failure_modes import classify  # loads its artifact once, on first use
+
     return classify(symptom).mode
 
 
