@@ -1,5 +1,6 @@
-"""Which chat messages go to the planner: every order of the evaluation set does, every message
-phrased as a question stays with the chat."""
+"""Which messages may ask for an action (the chat sends them to the planner; the planner plans
+nothing else): every order of the evaluation set does, every message phrased as a question
+stays with the chat."""
 
 from __future__ import annotations
 
