@@ -7,6 +7,8 @@ PostgreSQL through psycopg (scale-out). Tables register on `Base.metadata`.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
@@ -118,12 +120,29 @@ def _sqlite_pragmas(dbapi_connection: Any, synchronous: str) -> None:
     # SQLAlchemy, not the sqlite3 driver, emits BEGIN (see _on_begin and _sqlite_twin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL: readers never block the writer; NORMAL: no fsync per commit, still consistent.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _enter_wal(cursor)
+    # NORMAL: no fsync per commit, still consistent (FULL for exclusive writes: _on_begin).
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _enter_wal(cursor: Any) -> None:
+    """WAL: readers never block the writer. The mode is stored in the file, so only the first
+    connection to a new database switches it; the switch answers "database is locked" at once,
+    without the busy handler, while another connection opens the same new file, so retry."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        cursor.execute("PRAGMA journal_mode")
+        if cursor.fetchone()[0].lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

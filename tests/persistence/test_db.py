@@ -25,6 +25,22 @@ async def test_schema_created_concurrently_once(database: Database) -> None:
             await engine.dispose()
 
 
+async def test_a_new_sqlite_file_opened_by_several_engines_at_once(tmp_path: Path) -> None:
+    """The first connections to a new file race to switch it to WAL; SQLite answers the loser
+    "database is locked" at once, without its busy handler (CI saw it). Many new files, so the
+    race happens."""
+    for round_ in range(20):
+        url = f"sqlite+aiosqlite:///{tmp_path / f'new-{round_}.db'}"
+        engines = [make_engine(url) for _ in range(4)]
+        try:
+            await asyncio.gather(*(create_schema(engine) for engine in engines))
+        finally:
+            for engine in engines:
+                await engine.dispose()
+        with sqlite3.connect(tmp_path / f"new-{round_}.db") as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
 async def test_utc_datetime_round_trip(database: Database) -> None:
     table = Table(
         "times", MetaData(), Column("id", Integer, primary_key=True), Column("at", UTCDateTime())
