@@ -189,6 +189,64 @@ def check_commands_requested(proposal: PlanProposal, ctx: GuardContext) -> list[
     ]
 
 
+# Commands a request gives as instructions: an imperative verb opening a clause ("Stop
+# feeder 2, lock it out and open a work order"). Stricter than _ASKS, whose loose words also
+# catch mentions ("in order", "88 °C", "it stopped"): a plan must contain every command
+# demanded here, and may contain any asked for above.
+_CLAUSE = r"(?:^|[.,:;!?]\s*|\b(?:and|then|please|also|now|first|so|just|you)\s+)"
+_DEMANDS: dict[Command, re.Pattern[str]] = {
+    command: re.compile(_CLAUSE + verb)
+    for command, verb in {
+        Command.stop: r"(?:stop|halt|shut (?:\S+ ){0,3}?(?:down|off))\b",
+        Command.start: r"(?:start|switch on|power up)\b",
+        Command.pause: r"pause\b",
+        Command.resume: r"resume\b",
+        Command.apply_lockout: (
+            r"(?:lock (?:\S+ ){0,2}?out"
+            r"|(?:apply|put|hang|place) (?:\S+ ){0,2}?(?:lock|lockout|loto))\b"
+        ),
+        Command.remove_lockout: (
+            r"(?:(?:remove|release|clear) (?:\S+ ){0,3}?lock(?:out)?"
+            r"|take (?:\S+ ){0,3}?lock(?:out)? off)\b"
+        ),
+        Command.acknowledge_alarm: r"(?:ack|acknowledge|silence)\b",
+        Command.place_quality_hold: (
+            r"(?:(?:put|place) (?:\S+ ){0,5}?on (?:quality )?hold|quarantine)\b"
+        ),
+        Command.set_parameter: (
+            r"(?:set|drop|lower|reduce|raise|increase|bring|slow|change|turn|take|run)\b"
+            r"[^.;:]{0,50}?\bto \d"
+        ),
+        Command.create_work_order: (
+            r"(?:open|raise|create|make|log|write|file|book) (?:up )?(?:a |an )?(?:new )?"
+            r"(?:\S+ ){0,2}?(?:work ?order|wo|job|ticket)\b"
+        ),
+    }.items()
+}
+
+
+def demanded_commands(ctx: GuardContext) -> tuple[Command, ...]:
+    """The commands the request gives as instructions, in the order it gives them; the plan
+    must carry each."""
+    text = ctx.request.lower()
+    found = {c: m.start() for c, p in _DEMANDS.items() if (m := p.search(text)) is not None}
+    return tuple(sorted(found, key=found.__getitem__))
+
+
+def check_commands_planned(proposal: PlanProposal, ctx: GuardContext) -> list[str]:
+    """Every command the request gives is in the plan: a small model folds "drop it to 16" into
+    a work order's tasks, or keeps only the order of "stop, lock out and open an order"."""
+    if proposal.kind not in ACTING_KINDS:
+        return []
+    demanded = demanded_commands(ctx)
+    planned = {Command(step.command) for step in proposal.steps}
+    missing = [command.value for command in demanded if command not in planned]
+    if not missing:
+        return []
+    every = ", ".join(command.value for command in demanded)
+    return [f"the plan lacks {', '.join(missing)}: the request asks for {every}, plan each"]
+
+
 # --- Setpoints ---------------------------------------------------------------------------
 
 
@@ -427,6 +485,7 @@ CHECKS: dict[str, Check] = {
     "commands_accepted": check_commands_accepted,
     "role": check_role,
     "commands_requested": check_commands_requested,
+    "commands_planned": check_commands_planned,
     "setpoints": check_setpoints,
     "tags_named": check_tags_named,
     "values_requested": check_values_requested,

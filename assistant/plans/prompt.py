@@ -24,7 +24,8 @@ INSTRUCTIONS = """\
 You turn an operator's request at {site} into a JSON plan for the control system.
 kind: "action" to operate the plant; "work_order" when the operator reports a fault or asks for \
 a repair, check or inspection; "question" when they ask something and want nothing done; \
-"refuse" when it must not be done as asked (say why in reason).
+"refuse" when it must not be done as asked (say why in reason). A request for actions and a \
+work order is kind "action", the work order one of its steps.
 Rules:
 - Use only the equipment, setpoints and alarms listed below, by their ids.
 - Use exactly the values the operator asks for; "by N" changes the current value by N. Never \
@@ -123,9 +124,17 @@ def examples(plant: PlantModel) -> str:
         "parts": ["DRV-BRG-10"],
         "lockout_required": True,
     }
+    loose = {
+        **order,
+        "symptom": "guard door switch loose",
+        "tasks": ["Refit the guard door switch"],
+        "parts": [],
+    }
     lines += [
         f'"{other.id} squeals at the drive, check it and fit bearing DRV-BRG-10." -> '
         + plan("work_order", order),
+        f'"Stop {other.id} and open a work order, its guard door switch is loose." -> '
+        + plan("action", {"command": "stop", "asset": other.id}, loose),
         f'"What is the {say} of {asset.id}?" -> {plan("question")}',
     ]
     return "\n".join(lines)

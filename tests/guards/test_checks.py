@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -16,6 +18,7 @@ from guards.checks import (
     check_assets_named,
     check_citations,
     check_commands_accepted,
+    check_commands_planned,
     check_commands_requested,
     check_has_steps,
     check_lock_holders,
@@ -27,6 +30,7 @@ from guards.checks import (
     check_tags_named,
     check_values_requested,
     check_work_order_lockout,
+    demanded_commands,
     requested_commands,
     requested_numbers,
 )
@@ -369,6 +373,61 @@ def test_steps_the_request_does_not_ask_for_are_refused() -> None:
     alarm = {"command": "acknowledge_alarm", "asset": "press-3", "alarm": "vibration_high"}
     [reason] = check_commands_requested(plan(order(lockout=True), alarm), repair)
     assert "does not ask for acknowledge_alarm" in reason
+
+
+@pytest.mark.parametrize(
+    ("request_text", "demanded"),
+    [
+        (
+            "Stop feeder 2, lock it out and open a work order for the strip jam.",
+            {"stop", "apply_lockout", "create_work_order"},
+        ),
+        (
+            "Press 3 is in vibration alarm: drop it to 16 strokes/min and open a work order.",
+            {"set_parameter", "create_work_order"},
+        ),
+        ("Take Dave's lock off vision-2, he has gone home.", {"remove_lockout"}),
+        (
+            "Vibration alarm on press 3: slow it to 16 and acknowledge it.",
+            {"set_parameter", "acknowledge_alarm"},
+        ),
+        # Mentions, not instructions: nothing is demanded, whatever _ASKS reads into them.
+        ("Shut down line 2 in order: feeder, press, conveyor.", {"stop"}),
+        ("Open a high priority work order: press 3 bearing is at 88 °C.", {"create_work_order"}),
+        ("Press 3 stopped by itself and won't start, write it up.", set()),
+        ("Don't stop the press, just pause the feeder on line 2.", {"pause"}),
+        ("Press 3 back to 20 strokes per minute please.", set()),
+    ],
+)
+def test_the_commands_a_request_gives_as_instructions(request_text: str, demanded: set) -> None:
+    assert set(demanded_commands(context(request_text))) == {Command(c) for c in demanded}
+
+
+def test_a_plan_that_leaves_out_an_asked_step_is_refused() -> None:
+    ctx = context("Stop feeder 2, lock it out and open a work order for the strip jam.")
+    stop, lock = run("stop", "feeder-2"), {"command": "apply_lockout", "asset": "feeder-2"}
+    wo = {**order(lockout=True), "asset": "feeder-2", "symptom": "strip jam"}
+    assert check_commands_planned(plan(stop, lock, wo), ctx) == []
+    # Run D's r068: only the work order survived.
+    assert check_commands_planned(plan(wo), ctx) == [
+        "the plan lacks stop, apply_lockout: the request asks for stop, apply_lockout, "
+        "create_work_order, plan each"
+    ]
+    assert check_commands_planned(plan(kind="question"), ctx) == []
+
+
+def test_no_request_of_the_evaluation_set_demands_a_step_its_plan_lacks() -> None:
+    """The demanded commands are a lower bound: on every request of the bench set with an
+    expected plan they are among that plan's commands (no false demand refuses a good plan)."""
+    path = Path(__file__).parents[2] / "bench" / "assistant_eval" / "requests.jsonl"
+    cases = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    demanding = 0
+    for case in cases:
+        expected = {Command(step["command"]) for step in case["expected"]}
+        demanded = set(demanded_commands(context(case["text"])))
+        assert demanded <= expected, (case["id"], demanded, expected)
+        demanding += bool(demanded)
+    assert demanding >= 50  # and they are demanded in most requests, not vacuously
 
 
 def test_hands_on_work_orders_must_mark_their_lockout() -> None:
