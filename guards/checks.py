@@ -175,6 +175,7 @@ def requested_commands(ctx: GuardContext) -> frozenset[Command]:
     asked = {command for command, pattern in _ASKS.items() if pattern.search(text)}
     if requested_numbers(ctx):
         asked.add(Command.set_parameter)
+    asked.update(demanded_commands(ctx))  # "file a ticket": given as an instruction
     if _ASKS_WORK.search(text) or not asked:
         asked.add(Command.create_work_order)
     return frozenset(asked)
@@ -234,17 +235,24 @@ def demanded_commands(ctx: GuardContext) -> tuple[Command, ...]:
 
 
 def check_commands_planned(proposal: PlanProposal, ctx: GuardContext) -> list[str]:
-    """Every command the request gives is in the plan: a small model folds "drop it to 16" into
-    a work order's tasks, or keeps only the order of "stop, lock out and open an order"."""
+    """Every command the request gives is in the plan, those that act first done in the order
+    the request gives them: a small model folds "drop it to 16" into a work order's tasks, or
+    keeps only the order of "stop, lock out and open an order"."""
     if proposal.kind not in ACTING_KINDS:
         return []
     demanded = demanded_commands(ctx)
-    planned = {Command(step.command) for step in proposal.steps}
-    missing = [command.value for command in demanded if command not in planned]
-    if not missing:
-        return []
     every = ", ".join(command.value for command in demanded)
-    return [f"the plan lacks {', '.join(missing)}: the request asks for {every}, plan each"]
+    planned = [Command(step.command) for step in proposal.steps]
+    missing = [command.value for command in demanded if command not in planned]
+    if missing:
+        return [f"the plan lacks {', '.join(missing)}: the request asks for {every}, plan each"]
+    # A work order moves nothing, so only the order of the commands that act is kept.
+    acting = [command for command in demanded if command is not Command.create_work_order]
+    first = [planned.index(command) for command in acting]
+    if first != sorted(first):
+        asked = ", ".join(command.value for command in acting)
+        return [f"the steps are out of order: the request asks for {asked}, in that order"]
+    return []
 
 
 # --- Setpoints ---------------------------------------------------------------------------

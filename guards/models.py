@@ -122,12 +122,14 @@ def constrained_proposal(
     parts: Iterable[str],
     kinds: Iterable[str] = get_args(ProposalKind),
     commands: Iterable[str] | None = None,
+    min_steps: int = 0,
 ) -> type[BaseModel]:
     """`PlanProposal` with the plant's ids as choices, for constrained decoding.
 
     ``citations`` are the labels the prompt shows for its sources; ``parts`` the part numbers
     the request and its sources hold; ``kinds`` the kinds of answer allowed; ``commands``
-    (default all) the commands a step may carry. A proposal in this shape validates as a
+    (default all) the commands a step may carry; ``min_steps`` the fewest steps (only where
+    every allowed kind acts: a refusal has none). A proposal in this shape validates as a
     `PlanProposal`.
     """
     allowed = None if commands is None else frozenset(commands)
@@ -180,6 +182,8 @@ def constrained_proposal(
     # A request reports one fault: a plan of work orders alone holds one (a small model
     # otherwise writes the same order again until its tokens run out).
     most_steps = 1 if allowed == {"create_work_order"} else MAX_STEPS
+    if min_steps > most_steps or (min_steps and not set(kinds) <= ACTING_KINDS):
+        raise ValueError(f"{min_steps} steps at least cannot be asked of kinds {sorted(kinds)}")
     # Required, so the model writes its citations instead of skipping them.
     citation_field: Any = (
         (tuple[cite, ...], Field(min_length=1, max_length=MAX_CITATIONS))  # type: ignore[valid-type]
@@ -191,7 +195,7 @@ def constrained_proposal(
         __config__=ConfigDict(extra="forbid"),
         kind=(_choices(kinds), ...),
         # Required like the citations: grammars put required keys first, in this order.
-        steps=(tuple[union, ...], Field(max_length=most_steps)),
+        steps=(tuple[union, ...], Field(min_length=min_steps, max_length=most_steps)),
         citations=citation_field,
         reason=(str, Field(default="", max_length=REASON_CHARS)),
     )

@@ -30,7 +30,7 @@ from control.execution.runtime import Services
 from control.execution.service import ExecutionService
 from control.plant.models import PlantModel
 from guards import GuardContext, constrained_proposal, validate
-from guards.checks import request_problems, requested_commands
+from guards.checks import demanded_commands, request_problems, requested_commands
 from guards.models import ACTING_KINDS, PlanProposal, as_proposal
 from retrieval.assets import AssetAliases
 from retrieval.service import RetrievalService
@@ -135,9 +135,16 @@ class Planner:
         asked = sorted(requested_commands(ctx))
         schema = constrained_proposal(self.plant, citations=labels, parts=parts, commands=asked)
         # A re-ask must answer with a plan: a failing one ends in the guards' own refusal,
-        # with their reasons, instead of the model's vaguer one.
+        # with their reasons, instead of the model's vaguer one. It holds at least as many
+        # steps as the request gives commands: re-asked for a step it left out, a small model
+        # otherwise answers with the other step alone.
         retry_schema = constrained_proposal(
-            self.plant, citations=labels, parts=parts, kinds=sorted(ACTING_KINDS), commands=asked
+            self.plant,
+            citations=labels,
+            parts=parts,
+            kinds=sorted(ACTING_KINDS),
+            commands=asked,
+            min_steps=len(demanded_commands(ctx)),
         )
         messages = prompt.messages(
             self.plant,

@@ -100,6 +100,24 @@ def test_a_plan_of_work_orders_holds_one_order_with_each_part_at_most_once() -> 
     mixed.model_validate({**plan, "steps": [{"command": "stop", "asset": "press-3"}, unparted]})
 
 
+def test_a_re_ask_holds_a_step_for_each_command_the_request_gives() -> None:
+    # r067, re-asked for the speed change it had left out, answered with the speed change alone.
+    retry = constrained_proposal(
+        PLANT,
+        citations=["1"],
+        parts=[],
+        kinds=["action", "work_order"],
+        commands=["set_parameter", "create_work_order"],
+        min_steps=2,
+    )
+    assert generation_schema(retry)["properties"]["steps"]["minItems"] == 2
+    one = {"kind": "action", "steps": [setpoint("press-3", "speed_spm", 16)], "citations": ["1"]}
+    with pytest.raises(ValidationError):
+        retry.model_validate(one)
+    with pytest.raises(ValueError, match="cannot be asked of kinds"):  # a refusal has no steps
+        constrained_proposal(PLANT, citations=["1"], parts=[], min_steps=1)
+
+
 def test_part_numbers_are_offered_as_the_sources_write_them() -> None:
     # The equipment's own codes are no parts, however the operator writes them.
     request = "Fit a new 6205-2RS on conveyor 2 (TC-2), with the lube filter, like on the VI-2."

@@ -414,18 +414,29 @@ def test_a_plan_that_leaves_out_an_asked_step_is_refused() -> None:
         "create_work_order, plan each"
     ]
     assert check_commands_planned(plan(kind="question"), ctx) == []
+    assert check_commands_planned(plan(lock, stop, wo), ctx) == [
+        "the steps are out of order: the request asks for stop, apply_lockout, in that order"
+    ]
+    assert check_commands_planned(plan(wo, stop, lock), ctx) == []  # an order moves nothing
+    # Order is that of each command's first step: "stop the feeder, then the press" is one.
+    shutdown = context("Shut down line 2 and lock out the press.")
+    press_lock = {"command": "apply_lockout", "asset": "press-3"}
+    assert check_commands_planned(plan(stop, run("stop", "press-3"), press_lock), shutdown) == []
 
 
 def test_no_request_of_the_evaluation_set_demands_a_step_its_plan_lacks() -> None:
     """The demanded commands are a lower bound: on every request of the bench set with an
-    expected plan they are among that plan's commands (no false demand refuses a good plan)."""
+    expected plan they are among that plan's commands, in its order (no false demand refuses a
+    good plan)."""
     path = Path(__file__).parents[2] / "bench" / "assistant_eval" / "requests.jsonl"
     cases = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     demanding = 0
     for case in cases:
-        expected = {Command(step["command"]) for step in case["expected"]}
-        demanded = set(demanded_commands(context(case["text"])))
-        assert demanded <= expected, (case["id"], demanded, expected)
+        expected = [Command(step["command"]) for step in case["expected"]]
+        demanded = demanded_commands(context(case["text"]))
+        assert set(demanded) <= set(expected), (case["id"], demanded, expected)
+        first = [expected.index(command) for command in demanded]
+        assert first == sorted(first), (case["id"], demanded, expected)
         demanding += bool(demanded)
     assert demanding >= 50  # and they are demanded in most requests, not vacuously
 
