@@ -42,10 +42,12 @@ up: $(STAMP)
 
 ## Lint and run every test suite (slow ones included), as CI does: two workers, each test file
 ## whole on one (module fixtures start one live system per file); the slowest tests are listed.
+## Then the vLLM path against a real vLLM server (vllm-check, eager: no torch.compile to wait on).
 test: $(STAMP) $(TRAIN_STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20
+	$(BIN)/python tools/vllm/check.py --eager
 
 ## Headless Chromium for the chat page test: Debian's packages, installed without a prompt as
 ## root (as CI runs); anyone else is told what to install and the page test skips.
@@ -59,9 +61,9 @@ browser:
 bench: $(STAMP)
 	$(BIN)/python -m bench control --json bench/out/control.json
 
-## The vLLM path for real (not part of test: minutes and several GB): builds .venv-vllm, converts
-## the GGUF model, starts vLLM on 127.0.0.1, runs its tests and the assistant bench, stops it.
-## Options: make vllm-check VLLM_CHECK_ARGS="--model qwen2.5-coder-1.5b-instruct"
+## The vLLM path for real (`make test` runs it too; minutes and several GB): builds .venv-vllm,
+## converts the GGUF model, starts vLLM on 127.0.0.1, runs its tests and the assistant bench,
+## stops it. Options: make vllm-check VLLM_CHECK_ARGS="--model qwen2.5-coder-1.5b-instruct --full"
 vllm-check: $(STAMP)
 	$(BIN)/python tools/vllm/check.py $(VLLM_CHECK_ARGS)
 

@@ -28,8 +28,8 @@ pytestmark = [
     pytest.mark.vllm,
     pytest.mark.skipif(
         not (URL and MODEL),
-        reason="needs a running vLLM server: `make vllm-check` starts one and sets "
-        "ANDON_VLLM_URL and ANDON_VLLM_MODEL",
+        reason="needs a running vLLM server: `make vllm-check` (the last step of `make test`) "
+        "starts one and sets ANDON_VLLM_URL and ANDON_VLLM_MODEL",
     ),
 ]
 

@@ -282,7 +282,7 @@ def check(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                     server.url,
                     "--model",
                     args.model,
-                    "--quick",
+                    *(() if args.full else ("--quick",)),
                     "--json",
                     str(BENCH_JSON),
                 ],
@@ -309,8 +309,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip torch.compile: starts minutes sooner, decodes about half as fast",
     )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="the whole assistant evaluation instead of its --quick sample (about an hour)",
+    )
     parser.add_argument("--kv-cache-gib", type=int, default=1)
-    parser.add_argument("--health-timeout-s", type=float, default=600.0)
+    parser.add_argument("--health-timeout-s", type=float, default=900.0)
     args = parser.parse_args(argv)
     console = Console()
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
