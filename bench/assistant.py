@@ -260,7 +260,8 @@ async def apply_setup(sim: SimulatedPlant, driver: PlantDriver, setup: PlantSetu
 
 
 async def _cache_caught_up(sim: SimulatedPlant, driver: PlantDriver) -> None:
-    """The chat grounds on the driver's subscription cache: wait until it shows the set-up."""
+    """The chat and the guards read the driver's subscription cache: wait until it shows the
+    set-up, setpoints included (a "by 2" judged against the previous case's speed is wrong)."""
     deadline = time.monotonic() + CACHE_TIMEOUT_S
     while time.monotonic() < deadline:
         state = driver.state
@@ -268,6 +269,9 @@ async def _cache_caught_up(sim: SimulatedPlant, driver: PlantDriver) -> None:
             state.asset(a.id).run_state == (snap := sim.process.snapshot(a.id)).run_state
             and state.asset(a.id).lockouts == snap.lockouts
             and set(snap.active_alarms) <= set(state.asset(a.id).active_alarms)
+            and all(
+                state.asset(a.id).tags.get(tag.id) == snap.tags.get(tag.id) for tag in a.setpoints()
+            )
             for a in sim.process.plant.assets
         ):
             return

@@ -472,7 +472,14 @@ async def test_each_setup_made_on_the_plant_gets_the_expected_answer_from_contro
     ):
         for case in [*REQUESTS, *QUESTIONS, *ADVERSARIAL]:
             await apply_setup(sim, driver, case.setup)
+            cached = driver.state  # what the guards judge "by 2" against: not the last case's
             state = await driver.read_state()
+            for asset in PLANT.assets:
+                for tag in asset.setpoints():
+                    assert (
+                        cached.asset(asset.id).tags.get(tag.id)
+                        == state.asset(asset.id).tags[tag.id]
+                    ), f"{case.id}: {asset.id}.{tag.id}"
             expected = setup_state(PLANT, case.setup)
             for asset in PLANT.assets:
                 seen, want = state.asset(asset.id), expected.asset(asset.id)
