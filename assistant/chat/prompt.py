@@ -24,10 +24,10 @@ ABSTAIN_TEXT = "The plant's documents do not answer this."
 HISTORY_ANSWER_CHARS = 300
 
 SYSTEM_PROMPT = (
-    "You are Andon, the assistant of the operators at {site}. List the numbers of the sources "
-    "(the plant's documents and live readings of the plant) that answer the operator's "
-    "question, then answer it from them in at most three short sentences. If no source answers "
-    "the question, list none and leave the answer empty: never guess."
+    "You are Andon, the assistant of the operators at {site}. Answer the operator's question "
+    "from the numbered sources (the plant's documents and live readings of the plant) in at most "
+    "three short sentences, then list the numbers of the sources the answer comes from. If no "
+    "source answers the question, leave the answer empty: never guess."
 )
 # Bounds of an answer: what a 1.5B model states well, and what keeps the decoding short.
 ANSWER_CHARS = 400
@@ -143,24 +143,21 @@ def focus(text: str, question: str, budget: int) -> str:
 
 
 class _Answer(BaseModel):
-    # Sources first: answer-first, Qwen2.5 under vLLM's xgrammar opened most answers with ","
-    # and stopped there (`{"answer":", ","sources":[]}`); naming its sources first, it answers.
-    sources: list[str]
     answer: str
+    sources: list[str]
 
 
 @lru_cache(maxsize=64)
 def answer_schema(sources: int) -> type[_Answer]:
-    """The answer's schema for ``sources`` numbered sources: the numbers of the sources the
-    answer comes from, then the answer. Decoding under it (a grammar for llama.cpp, guided
-    decoding for vLLM) means the model cannot cite a source it was not given; an empty answer
-    is the abstention."""
+    """The answer's schema for ``sources`` numbered sources: the answer, then the numbers of the
+    sources it comes from. Decoding under it (a grammar for llama.cpp, guided decoding for vLLM)
+    means the model cannot cite a source it was not given; an empty answer is the abstention."""
     label = Literal[tuple(str(n) for n in range(1, sources + 1))]  # type: ignore[valid-type]
     return create_model(
         "Answer",
         __base__=_Answer,
-        sources=(list[label], Field(max_length=MAX_CITED)),
         answer=(str, Field(max_length=ANSWER_CHARS)),
+        sources=(list[label], Field(max_length=MAX_CITED)),
     )
 
 

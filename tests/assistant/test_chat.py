@@ -139,10 +139,7 @@ def test_the_chat_page_is_served_self_contained(live: LiveSystem) -> None:
 
 def test_an_answer_may_cite_only_the_sources_it_was_given() -> None:
     schema = answer_schema(2)
-    generated = generation_schema(schema)  # bounded: fit for constrained decoding
-    # Decoded in this order: the sources, then the answer (answer-first, Qwen2.5 under vLLM's
-    # xgrammar answered "," to most questions).
-    assert list(generated["properties"]) == generated["required"] == ["sources", "answer"]
+    generation_schema(schema)  # bounded: fit for constrained decoding
 
     ok = schema.model_validate({"answer": "Stop the press.", "sources": ["2"]})
     assert ok.sources == ["2"]
