@@ -47,7 +47,7 @@ test: $(STAMP) $(TRAIN_STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20
-	$(BIN)/python tools/vllm/check.py --eager
+	$(MAKE) vllm-check VLLM_CHECK_ARGS=--eager
 
 ## Headless Chromium for the chat page test: Debian's packages, installed without a prompt as
 ## root (as CI runs); anyone else is told what to install and the page test skips.
