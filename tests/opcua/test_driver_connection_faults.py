@@ -91,6 +91,10 @@ async def test_a_command_without_answer_times_out_and_is_safe_to_retry_with_its_
     plant: PlantModel, simulator: SimulatedPlant, link: FaultyLink
 ) -> None:
     async with PlantDriver(plant, link.url, call_timeout_s=0.5, backoff=FAST_BACKOFF) as driver:
+        # The driver may lose and reopen its session between two polls of `connected`:
+        # listen for the loss instead of polling for it.
+        lost_session = asyncio.Event()
+        driver.on_connection(lambda up: None if up else lost_session.set())
         count = actuations(simulator, "conveyor-2")
         key = new_key("start")
         link.muted = True
@@ -101,7 +105,7 @@ async def test_a_command_without_answer_times_out_and_is_safe_to_retry_with_its_
 
         link.muted = False
         link.cut()
-        await wait_until(lambda: not driver.connected)
+        await asyncio.wait_for(lost_session.wait(), timeout=5)
         await driver.wait_connected(timeout_s=10)
         # The plant did act; the retry with the same key must not act twice.
         assert await driver.call_command("conveyor-2", Command.start, key) == "duplicate"
