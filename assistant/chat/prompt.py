@@ -29,6 +29,11 @@ SYSTEM_PROMPT = (
     "three short sentences, then list the numbers of the sources the answer comes from. If no "
     "source answers the question, leave the answer empty: never guess."
 )
+# For a decoder that allows no whitespace in JSON (LanguageModel.compact_json): not shown this,
+# Qwen2.5 under vLLM's xgrammar opened most answers with ", " (`{"answer":", ",...}`). Not shown
+# to llama.cpp, whose grammar allows the blank the model writes: there it made answers longer
+# and less often borne out by their sources (bench/RESULTS.md, session 7).
+COMPACT_JSON_HINT = ' Reply in JSON: {"answer":"...","sources":["..."]}.'
 # Bounds of an answer: what a 1.5B model states well, and what keeps the decoding short.
 ANSWER_CHARS = 400
 MAX_CITED = 3
@@ -224,8 +229,10 @@ def chat_messages(
     labels: dict[str, str],
     *,
     passage_chars: int,
+    compact_json: bool,
 ) -> list[ChatMessage]:
-    messages = [ChatMessage(role="system", content=SYSTEM_PROMPT.format(site=site))]
+    system = SYSTEM_PROMPT.format(site=site) + (COMPACT_JSON_HINT if compact_json else "")
+    messages = [ChatMessage(role="system", content=system)]
     for turn in history:
         answer = without_citations(turn.answer, frozenset(turn.citations)).strip()
         messages.append(ChatMessage(role="user", content=turn.question))

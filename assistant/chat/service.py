@@ -168,6 +168,7 @@ class ChatService:
                 shown,
                 labels,
                 passage_chars=self.passage_chars,
+                compact_json=self.llm.compact_json,
             )
             reply = await self.llm.generate_json(
                 messages, answer_schema(len(labels)), max_tokens=self.max_tokens

@@ -56,6 +56,9 @@ class LanguageModel(ABC):
 
     # Names the model in logs and audit records, e.g. the GGUF file or the served model id.
     name: str
+    # Whether the decoder allows no whitespace between JSON tokens: a prompt then shows the reply
+    # in that compact form, which the model would not write by itself.
+    compact_json: bool = False
 
     @abstractmethod
     async def generate_json(

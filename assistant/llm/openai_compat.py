@@ -71,6 +71,10 @@ class OpenAICompatibleLLM(LanguageModel):
     environment are ignored so that requests go to ``base_url`` and nowhere else.
     """
 
+    # Served as Andon needs it, vLLM runs xgrammar with `disable_any_whitespace` (see
+    # tools/vllm/check.py): compact JSON only.
+    compact_json = True
+
     def __init__(
         self,
         base_url: str,
