@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from assistant.chat.prompt import borne_out
 from assistant.grounding import (
     Grounding,
     PlantFact,
@@ -88,6 +89,9 @@ def test_a_question_naming_only_a_line_gets_that_lines_facts(live: LiveSystem) -
     assert lines == {"line-1"}
     lockouts = g.fact("plant:line-1/lockouts")
     assert lockouts is not None and lockouts.value == ["feeder-1 by carol"]
+    # The answer to the question stands on the line's fact alone (seen withheld in the
+    # evaluation when the line's fact said "feeder-1 by carol").
+    assert borne_out("Yes, feeder-1 is locked out by carol.", lockouts.text)
 
 
 def test_a_role_the_plant_lacks_reads_nothing(live: LiveSystem) -> None:
