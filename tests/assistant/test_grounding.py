@@ -3,7 +3,6 @@ simulated plant over OPC-UA, and sources rendered as delimited data."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -17,10 +16,10 @@ from assistant.grounding import (
     withhold_instructions,
 )
 from control.actions.models import Requester
-from retrieval.models import DocType, SearchHit
 from tests.api.api_helpers import LiveSystem, eventually
 
 from .chat_live import RESTRICTED_DOC, start_chat_system
+from .hits import hit
 
 OPERATOR = Requester(user="alice", role="operator")
 MAINTENANCE = Requester(user="carol", role="maintenance")
@@ -97,25 +96,6 @@ def test_a_question_naming_only_a_line_gets_that_lines_facts(live: LiveSystem) -
 def test_a_role_the_plant_lacks_reads_nothing(live: LiveSystem) -> None:
     with pytest.raises(PermissionError, match="ghost"):
         grounded(live, "press 3 vibration", Requester(user="x", role="ghost"))
-
-
-def hit(citation_id: str, text: str) -> SearchHit:
-    return SearchHit(
-        citation_id=citation_id,
-        doc_id=citation_id.split("#")[0],
-        title="Press 3 manual",
-        doc_type=DocType.manual,
-        revision="1",
-        section_path=("6 Troubleshooting", "6.2 Vibration"),
-        page=None,
-        text=text,
-        assets=("press-3",),
-        date=dt.date(2026, 1, 1),
-        failure_mode=None,
-        source="manual.md",
-        score=1.0,
-        similarity=0.9,
-    )
 
 
 def test_sources_render_as_delimited_data_a_passage_cannot_break_out_of() -> None:

@@ -22,7 +22,8 @@ from pydantic import BaseModel, Field
 from assistant.chat.prompt import answer_schema, chat_messages, source_labels
 from assistant.grounding import Grounding
 from assistant.llm import ChatMessage, LLMError, OpenAICompatibleLLM
-from retrieval.models import SearchHit
+
+from .hits import hit
 
 URL = os.environ.get("ANDON_VLLM_URL", "")
 MODEL = os.environ.get("ANDON_VLLM_MODEL", "")
@@ -125,25 +126,11 @@ async def test_the_chat_prompt_gets_the_value_its_source_states(llm: OpenAICompa
     """The chat's own prompt and answer schema: under xgrammar with whitespace disabled, Qwen2.5
     opened most answers with ", " until the prompt showed the reply's compact JSON."""
     assert llm.compact_json
-    lubrication = SearchHit(
-        citation_id="press-3-manual#7-lubrication/7.1-lubricants:0",
-        doc_id="press-3-manual",
-        title="P-400 press manual",
-        doc_type="manual",
-        revision="C",
-        section_path=("7 Lubrication", "7.1 Lubricants"),
-        page=None,
-        text=(
-            "| Point | Lubricant | Quantity | Interval |\n|---|---|---|---|\n"
-            "| Main gearbox | ISO VG 320 gear oil | 38 L | change every 4000 h |\n"
-            "| Main bearings | Grease NLGI 2 | 40 g per bearing | weekly |"
-        ),
-        assets=("press-3",),
-        date=None,
-        failure_mode=None,
-        source="manuals/press-3.md",
-        score=0.03,
-        similarity=0.7,
+    lubrication = hit(
+        "press-3-manual#7-lubrication/7.1-lubricants:0",
+        "| Point | Lubricant | Quantity | Interval |\n|---|---|---|---|\n"
+        "| Main gearbox | ISO VG 320 gear oil | 38 L | change every 4000 h |\n"
+        "| Main bearings | Grease NLGI 2 | 40 g per bearing | weekly |",
     )
     question = "How much oil goes in the press 3 gearbox?"
     grounding = Grounding(question=question, passages=[lubrication], abstain=False)
