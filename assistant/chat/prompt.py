@@ -201,12 +201,28 @@ def answered_in(answer: str, question: str, source: str) -> bool:
     row the question is about ("250 ms" for the maximum brake stopping time, "Lube pressure
     low" for E-204), which ``answers`` cannot judge from the answer's words alone."""
     asked, said = _terms(question), _terms(answer)
-    if not said or _shares_term(said, asked) == len(said):
+    lines = source.splitlines()
+    if not said:
+        return _copied_value(answer, asked, lines)
+    if _shares_term(said, asked) == len(said):
         return False
     # Every term of so short an answer, not most: it was copied from that line.
     return any(
         _shares_term(asked, held) > 0 and _shares_term(said, held) == len(said)
-        for held in (_terms(line) for line in source.splitlines())
+        for held in (_terms(line) for line in lines)
+    )
+
+
+def _copied_value(answer: str, asked: set[str], lines: Sequence[str]) -> bool:
+    """A value too short to hold a term ("2 mm": a single digit and a two-letter unit) stands
+    only as written, number and unit together, in a line that speaks of the question. A bare
+    digit never does: it is as likely the "3" of "press-3"."""
+    value = answer.strip().rstrip(".").lower()
+    if not (re.search(r"\d", value) and re.search(r"[a-z]", value)):
+        return False
+    written = re.compile(rf"(?<![\w.]){re.escape(value)}(?![\w])")
+    return any(
+        _shares_term(asked, _terms(line)) > 0 and written.search(line.lower()) for line in lines
     )
 
 

@@ -189,6 +189,22 @@ def test_a_terse_answer_stands_when_its_source_line_speaks_of_the_question() -> 
     assert not answered_in("E-204", question, table)
 
 
+def test_a_value_too_short_to_hold_a_term_stands_only_as_its_line_writes_it() -> None:
+    # Seen withheld in the evaluation: "2 mm" holds no term (one digit, a two-letter unit).
+    table = (
+        "| Setpoint | Tag | Unit | Range | Safe range | Max change per step |\n| --- | --- |\n"
+        "| Shut height | press-3.shut_height_mm | mm | 350 to 650 | 400 to 600 | 2 mm |\n"
+        "| Stroke rate | press-3.speed_spm | 1/min | 8 to 30 | 10 to 28 | 4 /min |"
+    )
+    question = "How much can I change the shut height in one go on press 3?"
+    assert answered_in("2 mm", question, table)
+    assert answered_in("2 mm.", question, table)
+    assert not answered_in("3 mm", question, table)  # not written there
+    assert not answered_in("3", question, table)  # the 3 of press-3
+    assert not answered_in("4 /min", question, table)  # written, but on another row
+    assert not answered_in("2 mm", "What does E-204 mean?", table)  # no row on the question
+
+
 def test_long_passages_keep_their_table_header_and_the_rows_the_question_is_about() -> None:
     rows = [f"| Item {n} | filler text about nothing in particular {n} |" for n in range(30)]
     table = ["| Point | Lubricant |", "| --- | --- |", *rows]
