@@ -211,11 +211,14 @@ def _asset_facts(asset: Asset, state: AssetState) -> Iterator[PlantFact]:
 
 def _line_facts(plant: PlantModel, line: str, state: PlantState) -> list[PlantFact]:
     assets = plant.line_assets(line)
-    held = [(a.id, h) for a in assets for h in state.asset(a.id).lockouts]
-    locks = [f"{asset} by {holder}" for asset, holder in held]
-    # The words of the asset's own fact: an answer ("press-1 is locked out by carol") citing
-    # the line's fact must find them there too.
-    locked = [f"{asset} locked out by {holder}" for asset, holder in held]
+    locks = [f"{a.id} by {h}" for a in assets for h in state.asset(a.id).lockouts]
+    # In the asset fact's words: an answer ("press-1 is locked out by carol") citing the line's
+    # fact must find them there too.
+    locked = [
+        f"{a.id} {_holders(state.asset(a.id).lockouts)}"
+        for a in assets
+        if state.asset(a.id).lockouts
+    ]
     alarms = [f"{a.id} {al}" for a in assets for al in state.asset(a.id).active_alarms]
     runs = [f"{a.id} {state.asset(a.id).run_state.value}" for a in assets]
 
