@@ -32,6 +32,7 @@ from control.auth.keys import KeyStore
 from control.db import create_schema, make_engine
 from control.events.bus import EventBus
 from control.events.router import router as events_router
+from control.execution.claims import AssetClaims
 from control.execution.router import router as execution_router
 from control.execution.runtime import Services, bind
 from control.execution.service import ExecutionService
@@ -94,6 +95,7 @@ def create_app(
                 work_orders=WorkOrderStore(engine),
                 quality_holds=QualityHoldStore(engine),
                 events=events,
+                claims=AssetClaims(),
                 loop=asyncio.get_running_loop(),
             )
             bind(services)

@@ -1,6 +1,7 @@
 """The plant's declared interlocks, checked against one step and the projected state.
 
-Each finding carries the interlock's own id from the plant model.
+Each finding carries the interlock's own id from the plant model. `interlock_reads` names
+the other assets each check looks at; keep the two in step (a property test holds them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from control.plant.models import (
     Interlock,
     LockoutRequiresStopped,
     NoStartUnderLockout,
+    PlantModel,
     RunningBefore,
     RunState,
     SetpointLimitWhileAlarm,
@@ -32,6 +34,27 @@ def check_interlocks(step: Action, asset: Asset, ctx: StepContext) -> list[Findi
         if finding is not None:
             findings.append(finding)
     return findings
+
+
+def interlock_reads(
+    interlock: Interlock, step: Action, asset: Asset, plant: PlantModel
+) -> set[str]:
+    """The assets whose state `interlock`'s check of `step` looks at."""
+    command = command_of(step)
+    match interlock:
+        case NoStartUnderLockout() if asset.line == interlock.line and (
+            command in ENERGIZING_COMMANDS
+        ):
+            return {a.id for a in plant.line_assets(interlock.line)}
+        case SetpointLimitWhileAlarm() if isinstance(step, SetParameter) and (
+            (step.asset, step.tag) == (interlock.asset, interlock.tag)
+        ):
+            return {interlock.alarm_asset, interlock.asset}
+        case StopBefore() if asset.id == interlock.then and command is Command.stop:
+            return {interlock.first}
+        case RunningBefore() if asset.id == interlock.asset and command in ENERGIZING_COMMANDS:
+            return {interlock.required}
+    return set()  # LockoutRequiresStopped looks at the step's own asset only
 
 
 def _check_one(

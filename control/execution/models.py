@@ -30,7 +30,7 @@ class StepResult(BaseModel):
     model_config = ConfigDict(frozen=True)
     index: int
     ok: bool
-    sent: bool = True  # False: refused when judged again just before acting
+    sent: bool = True  # False: refused just before acting (judged again, or preempted)
     detail: str  # what the plant answered ("done", read-back value, work order id) or the error
     readback: float | str | None = None
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from control.audit.log import AuditLog
     from control.events.bus import EventBus
+    from control.execution.claims import AssetClaims
     from control.execution.store import RequestStore
     from control.opcua.driver import PlantDriver
     from control.plant.models import PlantModel
@@ -32,6 +33,7 @@ class Services:
     work_orders: WorkOrderStore
     quality_holds: QualityHoldStore
     events: EventBus
+    claims: AssetClaims
     loop: asyncio.AbstractEventLoop
 
 

@@ -14,6 +14,7 @@ from control.actions.models import ActionRequest, Requester
 from control.audit.log import AuditEntry
 from control.decisions.evaluate import evaluate
 from control.decisions.models import Decision, Outcome
+from control.decisions.scope import plan_scope
 from control.execution.models import RequestRecord, RequestStatus, plant_unreachable
 from control.execution.runtime import Services
 from control.execution.store import IdempotencyConflict, body_hash
@@ -81,6 +82,20 @@ class ExecutionService:
                 if digest != body_hash(request):
                     raise IdempotencyConflict(idempotency_key)
                 return await self._settled(existing)
+        request_id = request_id_for(requester.user, idempotency_key)
+        # From the read the decision stands on until the actuation is done, no other
+        # request may act on what this one's decision looks at (see claims.py).
+        async with svc.claims.hold(request_id, plan_scope(svc.plant, request.plan)):
+            return await self._decide_and_start(request, requester, idempotency_key, request_id)
+
+    async def _decide_and_start(
+        self,
+        request: ActionRequest,
+        requester: Requester,
+        idempotency_key: str | None,
+        request_id: str,
+    ) -> RequestRecord:
+        svc = self._svc
         try:
             state = await svc.driver.read_state()  # interlocks look at other assets too
         except DriverError as exc:
@@ -92,7 +107,7 @@ class ExecutionService:
             # Recorded under an id of its own, without the key: the retry a 503 invites,
             # with the same key, is then judged afresh instead of answered with this denial.
             idempotency_key = None
-        request_id = request_id_for(requester.user, idempotency_key)
+            request_id = request_id_for(requester.user, None)
         audit_common = {
             "actor": requester.user,
             "role": requester.role,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +31,7 @@ from control.actions.models import (
 from control.audit.log import AuditEntry
 from control.decisions.evaluate import evaluate
 from control.decisions.models import Outcome
+from control.decisions.scope import step_scope
 from control.execution.models import RequestRecord, RequestStatus, StepResult
 from control.execution.runtime import on_service_loop, services
 from control.execution.store import finishing, to_record
@@ -36,6 +39,8 @@ from control.opcua.driver import ActuationError, DriverError
 from control.plant.models import Command
 
 APPROVAL_TOPIC = "approval"
+# Steps that act on the plant itself (work orders and quality holds only write records).
+PLANT_ACTIONS = (SetParameter, RunCommand, LockoutCommand, AcknowledgeAlarm)
 # Test-only crash point (see tests/execution/test_crash_recovery.py): SIGKILL this process
 # right after the plant acted and before DBOS could record the step, the one failure a
 # test cannot otherwise produce on demand.
@@ -60,13 +65,14 @@ async def execute_request(record: RequestRecord) -> RequestRecord:
         await _mark_executing(request_id)
     results: list[StepResult] = []
     for index, action in enumerate(steps):
-        if approved or index > 0:
-            # State may have moved since the plan was judged: judge this step again, now.
-            refusal = await _recheck(record, action)
-            if refusal:
-                results.append(StepResult(index=index, ok=False, sent=False, detail=refusal))
-                break
-        result = await _actuate(record, index)
+        async with _claimed(record.id, action):
+            if approved or index > 0:
+                # State may have moved since the plan was judged: judge this step again, now.
+                refusal = await _recheck(record, action)
+                if refusal:
+                    results.append(StepResult(index=index, ok=False, sent=False, detail=refusal))
+                    break
+            result = await _actuate(record, index)
         results.append(result)
         if not result.ok:
             break
@@ -81,6 +87,22 @@ async def execute_request(record: RequestRecord) -> RequestRecord:
 
 
 # Each DBOS step hands its body to the services' loop (see runtime.on_service_loop).
+
+
+@asynccontextmanager
+async def _claimed(request_id: str, action: Action) -> AsyncIterator[None]:
+    """Hold the step's decision scope from its recheck through its actuation."""
+    svc = services()
+    scope = step_scope(svc.plant, action)
+    await on_service_loop(svc.claims.acquire(request_id, scope))
+    try:
+        yield
+    finally:
+        await on_service_loop(_release(request_id, scope))
+
+
+async def _release(request_id: str, scope: frozenset[str]) -> None:
+    services().claims.release(request_id, scope)
 
 
 @DBOS.step(name="andon.mark_executing")
@@ -125,6 +147,13 @@ async def _recheck_now(record: RequestRecord, action: Action) -> str | None:
 async def _actuate_now(record: RequestRecord, index: int) -> StepResult:
     action = record.request.plan.steps[index]
     key = f"{record.id}:{index}"
+    svc = services()
+    if isinstance(action, PLANT_ACTIONS) and svc.claims.preempted(record.id, action.asset):
+        detail = (
+            f"an emergency stop or manual takeover of {action.asset} came after this step "
+            "was judged; not sent (submit it again to have it judged anew)"
+        )
+        return StepResult(index=index, ok=False, sent=False, detail=detail)
     try:
         result = await _perform(action, key, record)
     except (ActuationError, DriverError) as exc:
@@ -132,7 +161,7 @@ async def _actuate_now(record: RequestRecord, index: int) -> StepResult:
     result = result.model_copy(update={"index": index})
     if os.environ.get(CRASH_AFTER_ACTUATION) == key:
         os.kill(os.getpid(), signal.SIGKILL)
-    services().events.publish(
+    svc.events.publish(
         "actuation",
         {"request_id": record.id, "asset": action.asset, **result.model_dump(mode="json")},
     )

@@ -1,7 +1,9 @@
 """Emergency stop and manual override: always available to an authorised person, always audited.
 
-They bypass approvals and the durable workflow queue on purpose: an e-stop must not wait
-for a database. The audit record is written right after the plant confirmed.
+They bypass approvals, the durable workflow queue and other requests' claims on purpose: an
+e-stop must not wait for a database or for a request in flight. Instead they preempt: a
+step judged before them is not sent after them (claims.py). The audit record is written
+right after the plant confirmed.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ async def emergency_stop(svc: Services, line: str, who: Requester, reason: str) 
         raise SafetyRefused("; ".join(decision.reasons))
     key = f"estop-{uuid.uuid4().hex}"
     started = time.perf_counter()
+    svc.claims.preempt(a.id for a in svc.plant.line_assets(line))
     try:
         answer = await svc.driver.emergency_stop(line, key, who.user)
         delivered, detail = True, answer
@@ -65,6 +68,7 @@ async def manual_override(
         raise SafetyRefused("; ".join(decision.reasons))
     key = f"override-{uuid.uuid4().hex}"
     started = time.perf_counter()
+    svc.claims.preempt([asset])
     try:
         detail = await svc.driver.set_manual_override(asset, enabled, key)
         done = True
