@@ -74,6 +74,12 @@ class AssetClaims:
         finally:
             self.release(owner, scope)
 
+    def holds(self, owner: str, assets: Iterable[str]) -> bool:
+        """Whether `owner` holds every one of `assets` now."""
+        return all(
+            (held := self._held.get(asset)) is not None and held.owner == owner for asset in assets
+        )
+
     def preempt(self, assets: Iterable[str]) -> None:
         """An emergency stop or manual takeover of `assets` is about to go out."""
         for asset in assets:

@@ -1,9 +1,12 @@
 """Durable execution of approved requests (DBOS): wait for approval, actuate, verify, record.
 
-Every actuation is a DBOS step keyed by `<request id>:<step index>`. After a crash DBOS
-replays the workflow: finished steps return their recorded result, and the one step that
-was in flight runs again with the same key. Commands are deduplicated by the plant on that
-key and setpoint writes are absolute, so a replay never actuates twice.
+Every plan step is one DBOS step keyed by `<request id>:<step index>`: judge it on the plant
+as it is now, then act. After a crash DBOS replays the workflow: finished steps return their
+recorded result, and the one step that was in flight runs again, judged afresh (the plant
+may have moved while Andon was down) and sent with the same key. Commands are deduplicated
+by the plant on that key and setpoint writes are absolute, so a replay never actuates twice;
+a step whose effect the plant already shows is not sent again (it reached the plant before
+the crash, or someone else did it).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from control.actions.models import (
 from control.audit.log import AuditEntry
 from control.decisions.evaluate import evaluate
 from control.decisions.models import Outcome
+from control.decisions.projection import apply_step
 from control.decisions.scope import step_scope
 from control.execution.models import RequestRecord, RequestStatus, StepResult
 from control.execution.runtime import on_service_loop, services
@@ -41,9 +45,11 @@ from control.plant.models import Command
 APPROVAL_TOPIC = "approval"
 # Steps that act on the plant itself (work orders and quality holds only write records).
 PLANT_ACTIONS = (SetParameter, RunCommand, LockoutCommand, AcknowledgeAlarm)
-# Test-only crash point (see tests/execution/test_crash_recovery.py): SIGKILL this process
-# right after the plant acted and before DBOS could record the step, the one failure a
-# test cannot otherwise produce on demand.
+# Test-only crash points (see tests/execution/test_crash_recovery.py): SIGKILL this process
+# when the step with the given key is about to be judged and sent, or right after the plant
+# acted and before DBOS could record the step: failures a test cannot otherwise produce on
+# demand.
+CRASH_BEFORE_ACTING = "ANDON_TEST_CRASH_BEFORE_ACTING"
 CRASH_AFTER_ACTUATION = "ANDON_TEST_CRASH_AFTER_ACTUATION"
 
 
@@ -65,14 +71,12 @@ async def execute_request(record: RequestRecord) -> RequestRecord:
         await _mark_executing(request_id)
     results: list[StepResult] = []
     for index, action in enumerate(steps):
-        async with _claimed(record.id, action):
-            if approved or index > 0:
-                # State may have moved since the plan was judged: judge this step again, now.
-                refusal = await _recheck(record, action)
-                if refusal:
-                    results.append(StepResult(index=index, ok=False, sent=False, detail=refusal))
-                    break
-            result = await _actuate(record, index)
+        async with _claimed(record.id, action) as inherited:
+            # Only the first step of a request allowed at once was judged on the plant as it
+            # is: under the claim of the call that submitted it, still held. Any other step,
+            # and any step run after a restart, is judged again (see _act_now).
+            judged = inherited and index == 0 and not approved
+            result = await _act(record, index, judged)
         results.append(result)
         if not result.ok:
             break
@@ -90,15 +94,23 @@ async def execute_request(record: RequestRecord) -> RequestRecord:
 
 
 @asynccontextmanager
-async def _claimed(request_id: str, action: Action) -> AsyncIterator[None]:
-    """Hold the step's decision scope from its recheck through its actuation."""
+async def _claimed(request_id: str, action: Action) -> AsyncIterator[bool]:
+    """Hold the step's decision scope from its judgement through its actuation; yields
+    whether the request held it already (the submitting call's claim)."""
     svc = services()
     scope = step_scope(svc.plant, action)
-    await on_service_loop(svc.claims.acquire(request_id, scope))
+    inherited = await on_service_loop(_acquire(request_id, scope))
     try:
-        yield
+        yield inherited
     finally:
         await on_service_loop(_release(request_id, scope))
+
+
+async def _acquire(request_id: str, scope: frozenset[str]) -> bool:
+    claims = services().claims
+    inherited = claims.holds(request_id, scope)
+    await claims.acquire(request_id, scope)
+    return inherited
 
 
 async def _release(request_id: str, scope: frozenset[str]) -> None:
@@ -110,14 +122,9 @@ async def _mark_executing(request_id: str) -> None:
     await on_service_loop(services().requests.update(request_id, status=RequestStatus.executing))
 
 
-@DBOS.step(name="andon.recheck")
-async def _recheck(record: RequestRecord, action: Action) -> str | None:
-    return await on_service_loop(_recheck_now(record, action))
-
-
-@DBOS.step(name="andon.actuate")
-async def _actuate(record: RequestRecord, index: int) -> StepResult:
-    return await on_service_loop(_actuate_now(record, index))
+@DBOS.step(name="andon.act")
+async def _act(record: RequestRecord, index: int, judged: bool) -> StepResult:
+    return await on_service_loop(_act_now(record, index, judged))
 
 
 async def _finish(
@@ -128,20 +135,39 @@ async def _finish(
     return await on_service_loop(_finish_now(record, status, message, steps))
 
 
-async def _recheck_now(record: RequestRecord, action: Action) -> str | None:
-    """Re-evaluate one step against the plant as it is now; the refusal, if any."""
+async def _act_now(record: RequestRecord, index: int, judged: bool) -> StepResult:
+    """Judge step `index` on the plant as it is now (unless `judged`), then carry it out."""
+    action = record.request.plan.steps[index]
+    _crash_point(CRASH_BEFORE_ACTING, f"{record.id}:{index}")
+    if not judged:
+        verdict = await _judge_again(record, action)
+        if verdict is not None:
+            return verdict.model_copy(update={"index": index})
+    return await _actuate_now(record, index)
+
+
+async def _judge_again(record: RequestRecord, action: Action) -> StepResult | None:
+    """None if the step may go ahead; else the result that stands instead of sending it."""
     svc = services()
     try:
         state = await svc.driver.read_state()  # interlocks look at other assets too
     except DriverError as exc:
-        return f"plant state unavailable: {exc}"
+        return StepResult(index=0, ok=False, sent=False, detail=f"plant state unavailable: {exc}")
     single = ActionRequest(
         plan=Plan(steps=(action,)),
         reason=record.request.reason,
         proposed_by=record.request.proposed_by,
     )
     decision = evaluate(single, svc.plant, state, record.requester)
-    return "; ".join(decision.reasons) if decision.outcome is Outcome.denied else None
+    if decision.outcome is not Outcome.denied:
+        return None
+    if isinstance(action, PLANT_ACTIONS) and apply_step(state, action, record.requester) == state:
+        # Nothing left to do: this step reached the plant before a restart (its replay
+        # lands here), or someone else did the same. Judged now it may be refused (a lock
+        # already removed cannot be removed), so it is not sent, and not failed either.
+        detail = "already in effect: the plant shows this step done; nothing sent now"
+        return StepResult(index=0, ok=True, sent=False, detail=detail)
+    return StepResult(index=0, ok=False, sent=False, detail="; ".join(decision.reasons))
 
 
 async def _actuate_now(record: RequestRecord, index: int) -> StepResult:
@@ -159,13 +185,17 @@ async def _actuate_now(record: RequestRecord, index: int) -> StepResult:
     except (ActuationError, DriverError) as exc:
         result = StepResult(index=index, ok=False, detail=str(exc))
     result = result.model_copy(update={"index": index})
-    if os.environ.get(CRASH_AFTER_ACTUATION) == key:
-        os.kill(os.getpid(), signal.SIGKILL)
+    _crash_point(CRASH_AFTER_ACTUATION, key)
     svc.events.publish(
         "actuation",
         {"request_id": record.id, "asset": action.asset, **result.model_dump(mode="json")},
     )
     return result
+
+
+def _crash_point(variable: str, key: str) -> None:
+    if os.environ.get(variable) == key:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _audit_context(record: RequestRecord, subject: str) -> dict[str, Any]:
@@ -260,7 +290,9 @@ def audit_entries(
                 AuditEntry("write", {**step, **action.model_dump(mode="json")}),
                 AuditEntry("readback", {**step, **result.model_dump(mode="json")}),
             ]
-        else:  # judged again before acting, and refused: nothing went to the plant
+        elif result.ok:  # judged again and found already done: nothing sent now
+            entries.append(AuditEntry("readback", {**step, **result.model_dump(mode="json")}))
+        else:  # judged again (or preempted) before acting, and refused: nothing sent
             entries.append(
                 AuditEntry("decision", {**step, "recheck": "denied", "reasons": result.detail})
             )

@@ -103,9 +103,9 @@ def test_a_plan_is_judged_through_the_states_it_passes(live: LiveSystem) -> None
     assert live.actuations("press-3") == before
 
 
-# control/execution reads the plant state of the plan's own assets only (service.submit, and
-# workflows._recheck reads the one step's asset), so interlocks about *other* assets judge
-# them by a default state: stopped, unlocked. See the report; these tests assert the fix.
+# Interlocks look at other assets than the step's own (a lockout elsewhere on the line, the
+# press a feeder needs running): service.submit and workflows._judge_again read the whole
+# plant, never a default state of those assets. These tests hold that.
 
 
 def test_start_of_a_locked_out_asset_is_denied_until_the_lock_is_removed(

@@ -108,3 +108,12 @@ async def test_a_preemption_marks_only_the_claims_it_overtook() -> None:
     # Claimed after the e-stop: judged on the stopped plant, nothing stale.
     await claims.acquire("req-3", {"press-3"})
     assert not claims.preempted("req-3", "press-3")
+
+
+async def test_holds_tells_whether_a_request_holds_all_of_a_scope() -> None:
+    claims = AssetClaims()
+    await claims.acquire("req-1", {"press-3", "feeder-2"})
+    assert claims.holds("req-1", {"press-3"})
+    assert claims.holds("req-1", {"press-3", "feeder-2"})
+    assert not claims.holds("req-1", {"press-3", "conveyor-2"})
+    assert not claims.holds("req-2", {"press-3"})

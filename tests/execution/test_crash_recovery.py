@@ -1,23 +1,27 @@
 """A control process killed with SIGKILL mid-workflow resumes on restart and never actuates twice.
 
 The API runs as a real subprocess (`andon api`) against a real simulated plant on loopback.
-Scenario 1 kills it from outside while a request waits for approval. Scenario 2 needs the
-kill to land between the plant acting and DBOS recording that step, a window nobody can hit
-from outside on demand: the process kills itself there when ANDON_TEST_CRASH_AFTER_ACTUATION
-names the step (a fault-injection hook, see control/execution/workflows.py).
+Scenario 1 kills it from outside while a request waits for approval. The others need the
+kill to land just before a step is sent, or between the plant acting and DBOS recording that
+step, windows nobody can hit from outside on demand: the process kills itself there when
+ANDON_TEST_CRASH_BEFORE_ACTING or ANDON_TEST_CRASH_AFTER_ACTUATION names the step (fault-
+injection hooks, see control/execution/workflows.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
+from pathlib import Path
 
 import httpx
 import pytest
 
+from control.auth.keys import KeyStore
 from control.execution.service import request_id_for
-from control.execution.workflows import CRASH_AFTER_ACTUATION
+from control.execution.workflows import CRASH_AFTER_ACTUATION, CRASH_BEFORE_ACTING
 from simulator.server import SimulatedPlant
-from tests.execution.conftest import Api, auth
+from tests.execution.conftest import PLANT, Api, auth
 
 pytestmark = pytest.mark.slow
 
@@ -93,3 +97,79 @@ async def test_killed_while_waiting_for_approval_resumes_and_executes_once(
         assert approved.json()["status"] == "executed"
     assert plant.process.snapshot("press-3").run_state == "running"
     assert plant.process.snapshot("press-3").actuation_count == before + 1
+
+
+async def test_a_step_not_yet_sent_when_killed_is_judged_again_on_the_plant_it_finds(
+    api: Api, plant: SimulatedPlant, keys: dict[str, str]
+) -> None:
+    # Allowed at 10:00, killed before it reached the plant, restarted after someone locked
+    # out the belt at its panel: the recovered request must not start the camera on a line
+    # under lockout on the strength of its 10:00 judgement.
+    key = "mes-camera-start"
+    request_id = request_id_for("alice", key)
+    before = plant.process.snapshot("vision-2").actuation_count
+    await api.start(**{CRASH_BEFORE_ACTING: f"{request_id}:0"})
+    start = {"action": {"command": "start", "asset": "vision-2"}, "reason": "shift start"}
+    headers = {**auth(keys["alice"]), "Idempotency-Key": key}
+    async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
+        with pytest.raises(httpx.TransportError):
+            await client.post("/actions", json=start, headers=headers)
+    assert await api.wait_killed() == -signal.SIGKILL
+    plant.process.apply_lockout("conveyor-2", "carol")  # at the panel, while Andon was down
+
+    await api.start()
+    async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
+        retried = await client.post("/actions", json=start, headers=headers)
+        body = retried.json()
+        assert body["id"] == request_id and body["status"] == "failed", body
+        assert "line-2-lockout" in body["message"], body["message"]
+        assert [s["sent"] for s in body["steps"]] == [False]
+    assert plant.process.snapshot("vision-2").run_state == "stopped"
+    assert plant.process.snapshot("vision-2").actuation_count == before
+
+
+async def test_a_step_the_plant_already_shows_done_is_not_failed_after_a_restart(
+    api: Api, plant: SimulatedPlant, keys: dict[str, str], tmp_path: Path
+) -> None:
+    # Killed right after the plant removed the lock: judged again on restart, removing a
+    # lock bob no longer holds is refused, yet the plant shows the step done. The request
+    # is executed, nothing is sent twice, and the record says what happened.
+    dave = KeyStore(tmp_path / "api_keys.json", roles={r.id for r in PLANT.roles}).create(
+        "dave", "engineer"
+    )
+    plant.process.apply_lockout("conveyor-2", "bob")
+    key = "belt-tracking-done"
+    request_id = request_id_for("bob", key)
+    await api.start(**{CRASH_AFTER_ACTUATION: f"{request_id}:0"})
+    remove = {
+        "action": {"command": "remove_lockout", "asset": "conveyor-2"},
+        "reason": "belt tracking repaired",
+    }
+    async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
+        waiting = await client.post(
+            "/actions", json=remove, headers={**auth(keys["bob"]), "Idempotency-Key": key}
+        )
+        assert waiting.status_code == 202, waiting.text
+        before = plant.process.snapshot("conveyor-2").actuation_count
+        with pytest.raises(httpx.TransportError):
+            await client.post(
+                f"/approvals/{request_id}/approve",
+                json={"reason": "belt checked"},
+                headers=auth(dave),
+            )
+    assert await api.wait_killed() == -signal.SIGKILL
+    assert plant.process.snapshot("conveyor-2").lockouts == ()  # the plant did act
+
+    await api.start()
+    async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
+        for _ in range(100):  # DBOS resumes the workflow in the background
+            body = (await client.get(f"/requests/{request_id}", headers=auth(dave))).json()
+            if body["status"] != "executing":
+                break
+            await asyncio.sleep(0.1)
+        assert body["status"] == "executed", body
+        assert body["steps"][0]["ok"] and not body["steps"][0]["sent"]
+        assert "already in effect" in body["steps"][0]["detail"]
+        audit = await client.get("/audit/verify", headers=auth(keys["bob"]))
+        assert audit.json()["ok"] is True
+    assert plant.process.snapshot("conveyor-2").actuation_count == before + 1
