@@ -4,7 +4,8 @@
 alarms, override, run state) and, through interlocks, of a few others. A step's actuation
 changes only its own asset. So two requests whose scopes share no asset cannot change each
 other's decisions and may run side by side; two that share one must take turns, each
-deciding on the state the other left (see control/execution/claims.py).
+deciding on the state the other left (see control/execution/claims.py). And a decision
+needs the plant state of its scope only: that is all control reads before deciding.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from control.decisions.evaluate import evaluate
 from control.decisions.models import Decision, Outcome
 from control.decisions.scope import plan_scope
 from control.execution.models import RequestRecord, RequestStatus, plant_unreachable
+from control.execution.reads import read_scope
 from control.execution.runtime import Services
 from control.execution.store import IdempotencyConflict, body_hash
 from control.execution.workflows import APPROVAL_TOPIC, execute_request
@@ -83,10 +84,13 @@ class ExecutionService:
                     raise IdempotencyConflict(idempotency_key)
                 return await self._settled(existing)
         request_id = request_id_for(requester.user, idempotency_key)
+        scope = plan_scope(svc.plant, request.plan)
         # From the read the decision stands on until the actuation is done, no other
         # request may act on what this one's decision looks at (see claims.py).
-        async with svc.claims.hold(request_id, plan_scope(svc.plant, request.plan)):
-            return await self._decide_and_start(request, requester, idempotency_key, request_id)
+        async with svc.claims.hold(request_id, scope):
+            return await self._decide_and_start(
+                request, requester, idempotency_key, request_id, scope
+            )
 
     async def _decide_and_start(
         self,
@@ -94,10 +98,11 @@ class ExecutionService:
         requester: Requester,
         idempotency_key: str | None,
         request_id: str,
+        scope: frozenset[str],
     ) -> RequestRecord:
         svc = self._svc
         try:
-            state = await svc.driver.read_state()  # interlocks look at other assets too
+            state = await read_scope(svc, scope)
         except DriverError as exc:
             log.warning("plant state unavailable", error=str(exc))
             state = PlantState(connected=False)

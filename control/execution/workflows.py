@@ -37,6 +37,7 @@ from control.decisions.models import Outcome
 from control.decisions.projection import apply_step
 from control.decisions.scope import step_scope
 from control.execution.models import RequestRecord, RequestStatus, StepResult
+from control.execution.reads import read_scope
 from control.execution.runtime import on_service_loop, services
 from control.execution.store import finishing, to_record
 from control.opcua.driver import ActuationError, DriverError
@@ -150,7 +151,7 @@ async def _judge_again(record: RequestRecord, action: Action) -> StepResult | No
     """None if the step may go ahead; else the result that stands instead of sending it."""
     svc = services()
     try:
-        state = await svc.driver.read_state()  # interlocks look at other assets too
+        state = await read_scope(svc, step_scope(svc.plant, action))
     except DriverError as exc:
         return StepResult(index=0, ok=False, sent=False, detail=f"plant state unavailable: {exc}")
     single = ActionRequest(

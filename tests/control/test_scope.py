@@ -22,6 +22,7 @@ from control.decisions.evaluate import apply_step, evaluate
 from control.decisions.scope import plan_scope, step_scope
 from control.plant.models import Command, PlantModel
 from control.quality.models import QualityHoldDraft
+from control.state.models import PlantState
 from control.workorders.models import WorkOrderDraft
 
 from .test_evaluate_properties import PLANT, draw_safe_state, plant_event
@@ -58,6 +59,18 @@ def every_step() -> list[Action]:
 
 
 STEPS = every_step()
+
+
+def with_lockouts(data: st.DataObject, state: PlantState) -> PlantState:
+    """Some assets locked out (by alice, who asks, or by carol), so that lockout interlocks
+    and lock checks have something to find."""
+    locked = state.model_copy(deep=True)
+    for asset_id, asset in state.assets.items():
+        holders = data.draw(st.sampled_from([(), (), ("carol",), ("alice",)]))
+        locked.assets[asset_id] = asset.model_copy(update={"lockouts": holders})
+    return locked
+
+
 ADMIN = Requester(user="alice", role="admin")  # may request everything: no role hides a check
 
 
@@ -72,7 +85,7 @@ def test_a_step_outside_a_scope_never_changes_that_decision(data, make_state):
     # leaves the second's decision exactly as it was. A scope that forgot an asset an
     # interlock reads fails here (a lockout elsewhere on the line, the press a feeder
     # needs running, the feeder that must stop before its press).
-    state = plant_event(data, draw_safe_state(data, make_state))
+    state = with_lockouts(data, plant_event(data, draw_safe_state(data, make_state)))
     scopes = [step_scope(PLANT, step) for step in STEPS]
     before = [evaluate(single(step), PLANT, state, ADMIN) for step in STEPS]
     for first, first_scope in zip(STEPS, scopes, strict=True):
@@ -80,6 +93,29 @@ def test_a_step_outside_a_scope_never_changes_that_decision(data, make_state):
         for second, second_scope, decision in zip(STEPS, scopes, before, strict=True):
             if not first_scope & second_scope:
                 assert evaluate(single(second), PLANT, after, ADMIN) == decision, (first, second)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_decision_needs_the_state_of_its_scope_only(data, make_state):
+    # Control reads only the scope before deciding; every other asset then looks like a
+    # default one (stopped, unlocked, no alarms). That must never change a decision.
+    state = with_lockouts(data, plant_event(data, draw_safe_state(data, make_state)))
+    steps = tuple(data.draw(st.sampled_from(STEPS)) for _ in range(data.draw(st.integers(1, 3))))
+    request = ActionRequest(plan=Plan(steps=steps), reason="scope test")
+    scope = plan_scope(PLANT, request.plan)
+    seen = state.model_copy(
+        update={"assets": {a: s for a, s in state.assets.items() if a in scope}}
+    )
+    assert evaluate(request, PLANT, seen, ADMIN) == evaluate(request, PLANT, state, ADMIN)
+    for step in STEPS:
+        alone = step_scope(PLANT, step)
+        seen = state.model_copy(
+            update={"assets": {a: s for a, s in state.assets.items() if a in alone}}
+        )
+        assert evaluate(single(step), PLANT, seen, ADMIN) == evaluate(
+            single(step), PLANT, state, ADMIN
+        ), step
 
 
 def test_a_start_claims_its_whole_line_and_the_press_it_needs(plant: PlantModel) -> None:
