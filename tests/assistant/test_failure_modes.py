@@ -144,18 +144,24 @@ def test_retraining_reproduces_the_shipped_model(tmp_path: Path) -> None:
     sha256 = artifact.write(train(data / "train.txt", extra=plant_observations()), out)
     retrained_model = artifact.read(out, sha256)
     shipped = artifact.read(MODEL_PATH, MODEL_SHA256)
-    # The same model, equal to the last bits of a float: numpy's and ONNX Runtime's vector
-    # kernels differ there between CPU kinds (AVX2, AVX-512), so the file's bytes are the same
-    # only on the kind of CPU that wrote it (seen: 1e-7 apart on an AVX-512 host).
+    # The same model up to where L-BFGS stops: numpy's and ONNX Runtime's vector kernels
+    # differ in the last bits of a float between CPU kinds (AVX2, AVX-512, neither), and the
+    # optimiser's end point moves with them (seen: weights 1e-7 apart on one host, 3e-4 of
+    # a largest weight of 2.6 on another). So the file's bytes match only on the kind of CPU
+    # that wrote it; what must match everywhere is the model's data and its answers.
     assert retrained_model.labels == shipped.labels
     assert retrained_model.tfidf.terms == shipped.tfidf.terms
     assert retrained_model.train_sha256 == shipped.train_sha256
     np.testing.assert_allclose(retrained_model.tfidf.idf, shipped.tfidf.idf, rtol=1e-6)
-    np.testing.assert_allclose(retrained_model.weights, shipped.weights, rtol=0, atol=1e-5)
-    np.testing.assert_allclose(retrained_model.bias, shipped.bias, rtol=0, atol=1e-5)
+    drift = np.linalg.norm(retrained_model.weights - shipped.weights)
+    assert drift / np.linalg.norm(shipped.weights) < 1e-3, drift
+    np.testing.assert_allclose(retrained_model.bias, shipped.bias, rtol=0, atol=1e-2)
     retrained = FailureModeClassifier.load(out, sha256)
-    for split in ("dev.txt", "test.txt"):
+    for split in ("train.txt", "dev.txt", "test.txt"):
         rows = read_split(data / split)
         texts = [row.text for row in rows]
+        np.testing.assert_allclose(
+            retrained.probabilities(texts), default_classifier().probabilities(texts), atol=1e-3
+        )
         assert retrained.predict(texts) == default_classifier().predict(texts)
         assert evaluate(data / split, retrained)["accuracy"] == evaluate(data / split)["accuracy"]
