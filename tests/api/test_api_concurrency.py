@@ -7,9 +7,10 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from control.actions.models import Requester
-from control.safety.service import emergency_stop
+from control.safety.service import emergency_stop, manual_override
 
 from .api_helpers import LiveSystem, command
 
@@ -85,23 +86,30 @@ def test_a_feeder_start_and_its_press_stop_never_leave_the_feeder_running_alone(
         )
 
 
-def test_an_emergency_stop_overtakes_the_rest_of_a_plan_judged_before_it(
-    live: LiveSystem,
+SAFETY_ACTIONS = {
+    "emergency stop": lambda svc, bob: emergency_stop(svc, "line-2", bob, "jam"),
+    "manual takeover": lambda svc, bob: manual_override(svc, "vision-2", True, bob, "by hand"),
+}
+
+
+@pytest.mark.parametrize("safety", sorted(SAFETY_ACTIONS))
+def test_a_safety_action_overtakes_the_rest_of_a_plan_judged_before_it(
+    live: LiveSystem, safety: str
 ) -> None:
-    # The e-stop must land between the plan's two steps. The test fires the real e-stop
+    # The safety action must land between the plan's two steps. The test fires the real one
     # from the event bus the moment the first step's actuation is published; that hook is
-    # only the timing, the stop goes through the real service to the plant.
+    # only the timing, the action goes through the real service to the plant.
     svc = live.app.state.services
     publish = svc.events.publish
     fired: list[asyncio.Task[Any]] = []
 
-    def publish_and_stop(kind: str, data: dict[str, Any]) -> None:
+    def publish_and_intervene(kind: str, data: dict[str, Any]) -> None:
         publish(kind, data)
         if kind == "actuation" and data.get("asset") == "conveyor-2" and not fired:
             bob = Requester(user="bob", role="supervisor")
-            fired.append(asyncio.ensure_future(emergency_stop(svc, "line-2", bob, "jam")))
+            fired.append(asyncio.ensure_future(SAFETY_ACTIONS[safety](svc, bob)))
 
-    svc.events.publish = publish_and_stop
+    svc.events.publish = publish_and_intervene
     try:
         response = live.plan(
             "bob",
@@ -110,16 +118,16 @@ def test_an_emergency_stop_overtakes_the_rest_of_a_plan_judged_before_it(
         )
     finally:
         svc.events.publish = publish
+        if fired:
+            live.run(_settled(fired[0]))
     assert fired, "the first step never reached the plant"
-
-    async def stopped() -> None:
-        await fired[0]
-
-    live.run(stopped())
     body = response.json()
     assert body["status"] == "failed", body
     assert "emergency stop or manual takeover of vision-2" in body["message"], body["message"]
     assert [step["sent"] for step in body["steps"]] == [True, False]
-    # Nothing judged before the stop started after it.
+    # Nothing judged before the intervention was sent after it.
     assert live.snapshot("vision-2").run_state == "stopped"
-    assert live.snapshot("conveyor-2").run_state == "stopped"
+
+
+async def _settled(task: asyncio.Task[Any]) -> None:
+    await task
