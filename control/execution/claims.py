@@ -36,6 +36,9 @@ class AssetClaims:
     """Per-asset mutual exclusion for one process's requests; on its event loop only."""
 
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # Owners holding or waiting for each lock: a lock goes once nobody uses it, so asset
+    # ids from bad requests ("press-9") do not pile up for the life of the process.
+    _users: Counter[str] = field(default_factory=Counter)
     _held: dict[str, _Held] = field(default_factory=dict)
     _preemptions: Counter[str] = field(default_factory=Counter)
 
@@ -48,7 +51,13 @@ class AssetClaims:
                 if held is not None and held.owner == owner:
                     held.depth += 1
                 else:
-                    await self._locks.setdefault(asset, asyncio.Lock()).acquire()
+                    lock = self._locks.setdefault(asset, asyncio.Lock())
+                    self._users[asset] += 1
+                    try:
+                        await lock.acquire()
+                    except BaseException:
+                        self._leave(asset)
+                        raise
                     self._held[asset] = _Held(owner, 1, self._preemptions[asset])
                 taken.append(asset)
         except BaseException:  # cancelled while waiting: give back what was taken
@@ -64,6 +73,12 @@ class AssetClaims:
             if held.depth == 0:
                 del self._held[asset]
                 self._locks[asset].release()
+                self._leave(asset)
+
+    def _leave(self, asset: str) -> None:
+        self._users[asset] -= 1
+        if self._users[asset] == 0:
+            del self._users[asset], self._locks[asset]
 
     @asynccontextmanager
     async def hold(self, owner: str, assets: Iterable[str]) -> AsyncIterator[None]:

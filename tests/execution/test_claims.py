@@ -117,3 +117,19 @@ async def test_holds_tells_whether_a_request_holds_all_of_a_scope() -> None:
     assert claims.holds("req-1", {"press-3", "feeder-2"})
     assert not claims.holds("req-1", {"press-3", "conveyor-2"})
     assert not claims.holds("req-2", {"press-3"})
+
+
+async def test_a_lock_nobody_holds_or_awaits_is_dropped() -> None:
+    # Bad requests name assets the plant lacks; their locks must not pile up.
+    claims = AssetClaims()
+    for n in range(100):
+        async with claims.hold(f"req-{n}", {f"press-{n}"}):
+            pass
+    await claims.acquire("req-a", {"press-3"})
+    waiting = asyncio.create_task(claims.acquire("req-b", {"press-3"}))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    claims.release("req-a", {"press-3"})
+    assert not claims._locks and not claims._users  # white-box: nothing left behind
