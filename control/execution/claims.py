@@ -7,9 +7,10 @@ decision scope (`control.decisions.scope`) from the read until its actuation is 
 request that shares an asset with it waits its turn, then reads the plant the first left.
 Requests on unrelated assets run side by side.
 
-Claims are re-entrant per owner (a request's id): the workflow that carries out a request
-claims each step again, which costs nothing while the submitting call still holds them, and
-takes them afresh when it runs later (after an approval, or recovered after a crash).
+Claims are re-entrant per owner (a request's id): the workflow or task that carries out a
+request claims each step again, which costs nothing while the submitting call still holds
+them, and takes them afresh when it runs later (after an approval, or recovered after a
+crash).
 
 An emergency stop or a manual takeover never waits for a claim. It preempts instead: a step
 judged before it is not sent after it (see `preempted`).

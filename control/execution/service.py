@@ -19,7 +19,7 @@ from control.execution.models import RequestRecord, RequestStatus, plant_unreach
 from control.execution.reads import read_scope
 from control.execution.runtime import Services
 from control.execution.store import IdempotencyConflict, body_hash
-from control.execution.workflows import APPROVAL_TOPIC, execute_request
+from control.execution.workflows import APPROVAL_TOPIC, execute_request, run_at_once
 from control.metrics import DECISIONS
 from control.opcua.driver import DriverError
 from control.state.models import PlantState
@@ -88,9 +88,12 @@ class ExecutionService:
         # From the read the decision stands on until the actuation is done, no other
         # request may act on what this one's decision looks at (see claims.py).
         async with svc.claims.hold(request_id, scope):
-            return await self._decide_and_start(
+            record, ours = await self._decide_and_start(
                 request, requester, idempotency_key, request_id, scope
             )
+        # A concurrent call with the same key stored it first. Its claims have our owner id
+        # (the id follows from the key), so its end is awaited only once ours are let go.
+        return record if ours else await self._settled(record)
 
     async def _decide_and_start(
         self,
@@ -99,7 +102,8 @@ class ExecutionService:
         idempotency_key: str | None,
         request_id: str,
         scope: frozenset[str],
-    ) -> RequestRecord:
+    ) -> tuple[RequestRecord, bool]:
+        """The request's record, and False if a concurrent call with its key stored it."""
         svc = self._svc
         try:
             state = await read_scope(svc, scope)
@@ -137,8 +141,8 @@ class ExecutionService:
             message=_message(decision),
         )
         stored, created = await svc.requests.create(record, idempotency_key)
-        if not created:  # a concurrent request with the same key got there first
-            return await self._settled(stored)
+        if not created:
+            return stored, False
         svc.events.publish(
             "decision",
             {
@@ -157,12 +161,16 @@ class ExecutionService:
                 **audit_common,
             )
         if status is RequestStatus.denied:
-            return stored
+            return stored, True
+        if status is RequestStatus.executing and len(request.plan.steps) == 1:
+            # A task, so that a caller who goes away does not leave it half done.
+            running = asyncio.ensure_future(run_at_once(stored))
+            return await asyncio.wait_for(asyncio.shield(running), self._result_timeout_s), True
         with SetWorkflowID(request_id):
             handle = await DBOS.start_workflow_async(execute_request, stored)
         if status is RequestStatus.executing:
-            return await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
-        return stored
+            return await asyncio.wait_for(handle.get_result(), self._result_timeout_s), True
+        return stored, True
 
     async def answer_approval(
         self, request_id: str, approver: Requester, approve: bool, reason: str
@@ -209,21 +217,43 @@ class ExecutionService:
 
     async def _settled(self, record: RequestRecord) -> RequestRecord:
         """The request as it stands once any execution in flight has finished."""
-        if record.status is RequestStatus.executing:
+        if record.status is not RequestStatus.executing:
+            return record
+        if await DBOS.get_workflow_status_async(record.id) is not None:
             handle = await DBOS.retrieve_workflow_async(record.id)
             return await asyncio.wait_for(handle.get_result(), self._result_timeout_s)
-        return record
+        # Run at once (run_at_once): its claim is held from before its row was written
+        # until its end is committed, so once we get the claim the end is there to read.
+        svc = self._svc
+        waiter = f"{record.id}:settle:{uuid.uuid4().hex}"
+        scope = plan_scope(svc.plant, record.request.plan)
+        async with asyncio.timeout(self._result_timeout_s), svc.claims.hold(waiter, scope):
+            return await svc.requests.get(record.id)
 
-    async def abandon_unstarted(self) -> int:
-        """Requests stored but whose workflow never started (crash in between): nothing acted."""
-        count = 0
-        for status in (RequestStatus.executing, RequestStatus.waiting_approval):
-            for record in await self._svc.requests.list(status=status, limit=10_000):
-                if await DBOS.get_workflow_status_async(record.id) is None:
-                    await self._svc.requests.update(
-                        record.id,
-                        status=RequestStatus.failed,
-                        message="interrupted before execution started; nothing was actuated",
-                    )
-                    count += 1
-        return count
+    async def resume_unstarted(self) -> tuple[int, int]:
+        """At start-up, before serving: requests stored without a workflow.
+
+        An executing one was run at once and the process died before its end was
+        committed (or, rarely, between its row and its workflow's start): whether its step
+        reached the plant is unknown, so it gets the workflow that judges the step again
+        and sends it with the same key. One waiting for approval died before its workflow
+        started, its request and decision possibly unaudited, and nothing acted: it is
+        closed as failed. Returns (resumed, closed).
+        """
+        svc = self._svc
+        resumed = closed = 0
+        executing = await svc.requests.list(status=RequestStatus.executing, limit=10_000)
+        for record in reversed(executing):  # oldest first, as they were submitted
+            if await DBOS.get_workflow_status_async(record.id) is None:
+                with SetWorkflowID(record.id):
+                    await DBOS.start_workflow_async(execute_request, record)
+                resumed += 1
+        for record in await svc.requests.list(status=RequestStatus.waiting_approval, limit=10_000):
+            if await DBOS.get_workflow_status_async(record.id) is None:
+                await svc.requests.update(
+                    record.id,
+                    status=RequestStatus.failed,
+                    message="interrupted before its approval was awaited; nothing was actuated",
+                )
+                closed += 1
+        return resumed, closed

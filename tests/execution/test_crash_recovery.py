@@ -70,6 +70,50 @@ async def test_killed_after_the_plant_acted_resumes_without_acting_twice(
     assert plant.process.snapshot("conveyor-2").actuation_count == before + 2
 
 
+async def test_a_request_run_at_once_and_killed_after_acting_is_resumed_at_start_up(
+    api: Api, plant: SimulatedPlant, keys: dict[str, str]
+) -> None:
+    # A one-step request allowed at once runs without a DBOS workflow: its row is the
+    # durable intent. Killed after the plant started the camera, before the end was
+    # recorded: the next start-up finds the row executing with no workflow and resumes it
+    # on its own (nobody retries here), judging it again and sending the same key.
+    key = "mes-camera-restart"
+    request_id = request_id_for("alice", key)
+    before = plant.process.snapshot("vision-2").actuation_count
+    await api.start(**{CRASH_AFTER_ACTUATION: f"{request_id}:0"})
+    start = {"action": {"command": "start", "asset": "vision-2"}, "reason": "shift start"}
+    headers = {**auth(keys["alice"]), "Idempotency-Key": key}
+    async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
+        with pytest.raises(httpx.TransportError):
+            await client.post("/actions", json=start, headers=headers)
+    assert await api.wait_killed() == -signal.SIGKILL
+    assert plant.process.snapshot("vision-2").run_state == "running"  # the plant did act
+    assert plant.process.snapshot("vision-2").actuation_count == before + 1
+
+    await api.start()
+    async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
+        for _ in range(100):
+            record = await client.get(f"/requests/{request_id}", headers=auth(keys["bob"]))
+            body = record.json()
+            if body["status"] != "executing":
+                break
+            await asyncio.sleep(0.1)
+        assert body["status"] == "executed", body
+        (step,) = body["steps"]
+        # Sent again with its key and answered "duplicate" by the plant, or found done.
+        assert step["ok"] and (step["detail"] == "duplicate" or not step["sent"]), step
+        retried = await client.post("/actions", json=start, headers=headers)
+        assert retried.json()["id"] == request_id and retried.json()["steps"] == body["steps"]
+        audit = await client.get("/audit/verify", headers=auth(keys["bob"]))
+        assert audit.json()["ok"] is True
+        trail = await client.get(
+            "/audit", params={"request_id": request_id}, headers=auth(keys["bob"])
+        )
+        kinds = [r["kind"] for r in trail.json()]
+        assert kinds.count("request") == 1 and kinds.count("result") == 1, kinds
+    assert plant.process.snapshot("vision-2").actuation_count == before + 1
+
+
 async def test_killed_while_waiting_for_approval_resumes_and_executes_once(
     api: Api, plant: SimulatedPlant, keys: dict[str, str]
 ) -> None:
