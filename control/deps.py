@@ -16,7 +16,10 @@ _bearer = HTTPBearer(auto_error=False, description="API key or token as a bearer
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
-def services(request: Request) -> Services:
+# Dependencies here and in the other routers are `async def` even when they only look
+# something up: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per
+# request for an attribute read.
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 
@@ -64,7 +67,7 @@ def role_of(svc: Services, who: Requester) -> Role:
 def require(check: Callable[[Role], bool], what: str) -> Callable[..., Requester]:
     """A dependency admitting only callers whose role passes `check`."""
 
-    def dependency(svc: ServicesDep, who: Authenticated) -> Requester:
+    async def dependency(svc: ServicesDep, who: Authenticated) -> Requester:
         if not check(role_of(svc, who)):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role!r} may not {what}")
         return who

@@ -22,14 +22,14 @@ router = APIRouter(prefix="/models", tags=["models"])
 ModelNamePath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
-def perception(request: Request) -> PerceptionService:
+async def perception(request: Request) -> PerceptionService:
     return request.app.state.perception
 
 
 PerceptionDep = Annotated[PerceptionService, Depends(perception)]
 
 
-def may_manage(svc: ServicesDep, who: Authenticated, runtime: PerceptionDep) -> Requester:
+async def may_manage(svc: ServicesDep, who: Authenticated, runtime: PerceptionDep) -> Requester:
     """Admins, and the roles named in ANDON_MODEL_ROLES (default: engineer)."""
     role = role_of(svc, who)
     if not (role.admin or role.id in runtime.manager_roles):

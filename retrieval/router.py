@@ -17,7 +17,7 @@ from .store import DocumentRecord
 router = APIRouter(tags=["retrieval"])
 
 
-def retrieval(request: Request) -> RetrievalService:
+async def retrieval(request: Request) -> RetrievalService:
     service: RetrievalService | None = getattr(request.app.state, "retrieval", None)
     if service is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "retrieval is not available")
@@ -28,7 +28,7 @@ RetrievalDep = Annotated[RetrievalService, Depends(retrieval)]
 Admin = Annotated[object, Depends(require(lambda role: role.admin, "manage the document index"))]
 
 
-def _groups(svc: ServicesDep, who: Authenticated) -> frozenset[str]:
+async def _groups(svc: ServicesDep, who: Authenticated) -> frozenset[str]:
     return frozenset(role_of(svc, who).document_groups)
 
 

@@ -36,7 +36,7 @@ PAGE_POLICY = (
 )
 
 
-def chat_service(request: Request) -> ChatService:
+async def chat_service(request: Request) -> ChatService:
     service: ChatService | None = getattr(request.app.state, "chat", None)
     if service is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the chat is not available")

@@ -16,7 +16,7 @@ from .service import Planner
 router = APIRouter(tags=["assistant"])
 
 
-def planner(request: Request) -> Planner:
+async def planner(request: Request) -> Planner:
     found: Planner | None = getattr(request.app.state, "planner", None)
     if found is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the planner is not available")
