@@ -7,13 +7,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, UniqueConstraint, Update, insert, select, update
+from sqlalchemy import JSON, String, UniqueConstraint, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control.actions.models import ActionRequest, Requester
+from control.audit.log import Change
 from control.db import Base, UTCDateTime, run_transaction, serialized_writes, session_factory
 from control.decisions.models import Decision
 from control.execution.models import RequestRecord, RequestStatus, StepResult
@@ -191,29 +192,38 @@ class RequestStore:
             return to_record(row)
 
 
+_FINISH = (
+    update(RequestRow)
+    .where(
+        RequestRow.id == bindparam("request_id"),
+        RequestRow.status.in_([s.value for s in RequestStatus if not s.final]),
+    )
+    .values(
+        status=bindparam("status"),
+        message=bindparam("message"),
+        steps=bindparam("steps"),
+        updated_at=bindparam("updated_at"),
+    )
+    .returning(*RequestRow.__table__.c)
+)
+
+
 def finishing(
     request_id: str, status: RequestStatus, message: str, steps: tuple[StepResult, ...]
-) -> Update:
+) -> Change:
     """The UPDATE that gives a request its final status, RETURNING the row; it matches no row
     once the request is final, so running it again (a replayed workflow) changes nothing.
 
     Run it with `AuditLog.append_with_change`: the request's end and its audit records then
     commit together or not at all.
     """
-    return (
-        update(RequestRow)
-        .where(
-            RequestRow.id == request_id,
-            RequestRow.status.in_([s.value for s in RequestStatus if not s.final]),
-        )
-        .values(
-            status=status.value,
-            message=message,
-            steps=[s.model_dump(mode="json") for s in steps],
-            updated_at=datetime.now(UTC),
-        )
-        .returning(*RequestRow.__table__.c)
-    )
+    return _FINISH, {
+        "request_id": request_id,
+        "status": status.value,
+        "message": message,
+        "steps": [s.model_dump(mode="json") for s in steps],
+        "updated_at": datetime.now(UTC),
+    }
 
 
 class ApprovalAlreadyDecided(Exception):
