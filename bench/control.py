@@ -2,8 +2,9 @@
 
 Runs the real thing as a user would: the simulated plant and the API each in their own
 process on loopback, embedded defaults (SQLite), an operator's API key. Besides latency and
-throughput it reports the CPU time the API and the plant processes spent per action (from
-/proc, so on Linux only): on a small machine that, not the network, bounds both.
+throughput it reports the CPU time the API, the plant and the benchmark's own client spent
+per action (from /proc, so on Linux only): on a small machine that, not the network, bounds
+both.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ TARGETS = (
 class System:
     base: str  # the API's base URL
     key: str  # an operator's API key
-    pids: dict[str, int]  # "api" and "plant" processes
+    pids: dict[str, int]  # "api", "plant" and "client" (this benchmark's own) processes
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -99,7 +100,8 @@ def running_system(data_dir: Path) -> Iterator[System]:
             if time.monotonic() > deadline or api.poll() is not None or sim.poll() is not None:
                 raise RuntimeError("the system did not become ready within 60 s")
             time.sleep(0.2)
-        yield System(base, operator, {"api": api.pid, "plant": sim.pid})
+        # The client's CPU too: on two cores it competes with the API and the plant.
+        yield System(base, operator, {"api": api.pid, "plant": sim.pid, "client": os.getpid()})
     finally:
         for proc in (api, sim):  # the API first, so it does not log the plant going away
             proc.terminate()
