@@ -6,7 +6,7 @@ state onto the same node ids, so building and publishing cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
@@ -69,10 +69,14 @@ def simulator_node(ns: int, name: str = "") -> ua.NodeId:
     return ua.NodeId(f"{SIMULATOR_NODE}.{name}" if name else SIMULATOR_NODE, ns)
 
 
-def published_values(model: ProcessModel, ns: int) -> dict[ua.NodeId, ua.Variant]:
-    """Every plant value node and what it shows now."""
+def published_values(
+    model: ProcessModel, ns: int, assets: Collection[str] | None = None
+) -> dict[ua.NodeId, ua.Variant]:
+    """Every plant value node and what it shows now; with `assets`, only their nodes."""
     values: dict[ua.NodeId, ua.Variant] = {}
     for asset in model.plant.assets:
+        if assets is not None and asset.id not in assets:
+            continue
         snap = model.snapshot(asset.id)
         for tag in asset.tags:
             values[node_id(tag.node_id)] = ua.Variant(snap.tags[tag.id], ua.VariantType.Double)
@@ -88,6 +92,8 @@ def published_values(model: ProcessModel, ns: int) -> dict[ua.NodeId, ua.Variant
         }
         for name, variant in status.items():
             values[node_id(asset.status_node(name))] = variant
+    if assets is not None:
+        return values
     values[simulator_node(ns, "ActiveFaults")] = ua.Variant(
         list(model.active_faults()), ua.VariantType.String
     )

@@ -7,7 +7,7 @@ client reading the raw CallMethodResult gets the text). The reason is logged as 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from functools import partial
 
 import structlog
@@ -58,11 +58,13 @@ class PlantMethods:
     def __init__(
         self,
         process: ProcessModel,
-        after_change: Callable[[], Awaitable[None]],
+        after_change: Callable[[Collection[str] | None], Awaitable[None]],
         restart_later: Callable[[float], None],
     ) -> None:
         self._process = process
-        self._after_change = after_change  # publish, so a read right after the call sees it
+        # Publish the assets a call changed (None: the whole plant), so a read right after
+        # the call sees it.
+        self._after_change = after_change
         self._restart_later = restart_later
 
     def for_asset(self, asset: Asset) -> list[MethodSpec]:
@@ -74,7 +76,7 @@ class PlantMethods:
             Command.resume: p.resume,
         }
         specs = [
-            self._method(a, _RUN_METHODS[command], (KEY,), partial(_keyed, run, a))
+            self._method(a, _RUN_METHODS[command], (KEY,), partial(_keyed, run, a), changes=(a,))
             for command, run in runs.items()
             if command in asset.commands
         ]
@@ -82,16 +84,16 @@ class PlantMethods:
         if Command.acknowledge_alarm in asset.commands:
             alarm = MethodArg("alarm", _STRING, "alarm id")
             ack = partial(_keyed, p.acknowledge_alarm, a)
-            specs.append(self._method(a, "AckAlarm", (KEY, alarm), ack))
+            specs.append(self._method(a, "AckAlarm", (KEY, alarm), ack, changes=(a,)))
         if Command.apply_lockout in asset.commands:
             apply = partial(_keyed, p.apply_lockout, a)
-            specs.append(self._method(a, "ApplyLockout", (KEY, holder), apply))
+            specs.append(self._method(a, "ApplyLockout", (KEY, holder), apply, changes=(a,)))
         if Command.remove_lockout in asset.commands:
             remove = partial(_keyed, p.remove_lockout, a)
-            specs.append(self._method(a, "RemoveLockout", (KEY, holder), remove))
+            specs.append(self._method(a, "RemoveLockout", (KEY, holder), remove, changes=(a,)))
         enabled = MethodArg("enabled", ua.VariantType.Boolean, "true: manual, false: automatic")
         manual = partial(_keyed, p.set_manual_override, a)
-        specs.append(self._method(a, "SetManualOverride", (KEY, enabled), manual))
+        specs.append(self._method(a, "SetManualOverride", (KEY, enabled), manual, changes=(a,)))
         return specs
 
     def for_line(self, line: Line) -> list[MethodSpec]:
@@ -101,7 +103,10 @@ class PlantMethods:
             log.warning("simulator.emergency_stop", line=line.id, actor=actor)
             return self._process.emergency_stop(line.id, key)
 
-        return [self._method(line.id, "EmergencyStop", (KEY, actor), emergency_stop)]
+        assets = tuple(a.id for a in self._process.plant.line_assets(line.id))
+        return [
+            self._method(line.id, "EmergencyStop", (KEY, actor), emergency_stop, changes=assets)
+        ]
 
     def for_simulator(self) -> list[MethodSpec]:
         p = self._process
@@ -136,7 +141,12 @@ class PlantMethods:
         ]
 
     def _method(
-        self, owner: str, name: str, inputs: tuple[MethodArg, ...], action: Callable[..., str]
+        self,
+        owner: str,
+        name: str,
+        inputs: tuple[MethodArg, ...],
+        action: Callable[..., str],
+        changes: Collection[str] | None = None,
     ) -> MethodSpec:
         async def callback(_parent: ua.NodeId, *args: ua.Variant) -> object:
             try:
@@ -148,7 +158,7 @@ class PlantMethods:
                     StatusCode=status_for(exc), OutputArguments=[ua.Variant(str(exc), _STRING)]
                 )
             log.info("simulator.method", target=owner, method=name, args=values, result=result)
-            await self._after_change()
+            await self._after_change(changes)
             return [ua.Variant(result, _STRING)]
 
         return MethodSpec(name, inputs, callback)

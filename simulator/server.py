@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import math
 import socket
+from collections.abc import Collection
 from datetime import UTC, datetime
 from types import TracebackType
 
@@ -156,12 +157,14 @@ class SimulatedPlant:
         """Advance the model by hand (call `publish` to show the result to clients)."""
         self.process.step(dt)
 
-    async def publish(self) -> None:
-        """Write every value that changed since the last publish into the address space."""
+    async def publish(self, assets: Collection[str] | None = None) -> None:
+        """Write every value that changed since the last publish into the address space;
+        with `assets`, only theirs (what a client's write or call changed: the tick
+        publishes the rest)."""
         if self._server is None:
             return
         now = datetime.now(UTC)
-        for node, variant in published_values(self.process, self._ns).items():
+        for node, variant in published_values(self.process, self._ns, assets).items():
             if self._published.get(node) != variant:
                 value = ua.DataValue(variant, SourceTimestamp=now, ServerTimestamp=now)
                 await self._server.write_attribute_value(node, value)
@@ -207,5 +210,5 @@ class SimulatedPlant:
             return status_for(exc)
         if changed:
             log.info("simulator.setpoint", asset=asset_id, tag=tag_id, value=variant.Value)
-        await self.publish()
+        await self.publish((asset_id,))
         return ua.StatusCode()
