@@ -25,6 +25,23 @@ from tests.execution.conftest import PLANT, Api, auth
 
 pytestmark = pytest.mark.slow
 
+START_CAMERA = {"action": {"command": "start", "asset": "vision-2"}, "reason": "shift start"}
+
+
+async def _start_camera_and_die(
+    api: Api, keys: dict[str, str], key: str, crash_point: str
+) -> tuple[str, dict[str, str]]:
+    """alice starts vision-2 at once under `key`; the API kills itself at `crash_point` of
+    the request's one step. Returns the request id and the headers to retry with."""
+    request_id = request_id_for("alice", key)
+    await api.start(**{crash_point: f"{request_id}:0"})
+    headers = {**auth(keys["alice"]), "Idempotency-Key": key}
+    async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
+        with pytest.raises(httpx.TransportError):
+            await client.post("/actions", json=START_CAMERA, headers=headers)
+    assert await api.wait_killed() == -signal.SIGKILL
+    return request_id, headers
+
 
 async def test_killed_after_the_plant_acted_resumes_without_acting_twice(
     api: Api, plant: SimulatedPlant, keys: dict[str, str]
@@ -77,16 +94,10 @@ async def test_a_request_run_at_once_and_killed_after_acting_is_resumed_at_start
     # durable intent. Killed after the plant started the camera, before the end was
     # recorded: the next start-up finds the row executing with no workflow and resumes it
     # on its own (nobody retries here), judging it again and sending the same key.
-    key = "mes-camera-restart"
-    request_id = request_id_for("alice", key)
     before = plant.process.snapshot("vision-2").actuation_count
-    await api.start(**{CRASH_AFTER_ACTUATION: f"{request_id}:0"})
-    start = {"action": {"command": "start", "asset": "vision-2"}, "reason": "shift start"}
-    headers = {**auth(keys["alice"]), "Idempotency-Key": key}
-    async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
-        with pytest.raises(httpx.TransportError):
-            await client.post("/actions", json=start, headers=headers)
-    assert await api.wait_killed() == -signal.SIGKILL
+    request_id, headers = await _start_camera_and_die(
+        api, keys, "mes-camera-restart", CRASH_AFTER_ACTUATION
+    )
     assert plant.process.snapshot("vision-2").run_state == "running"  # the plant did act
     assert plant.process.snapshot("vision-2").actuation_count == before + 1
 
@@ -102,7 +113,7 @@ async def test_a_request_run_at_once_and_killed_after_acting_is_resumed_at_start
         (step,) = body["steps"]
         # Sent again with its key and answered "duplicate" by the plant, or found done.
         assert step["ok"] and (step["detail"] == "duplicate" or not step["sent"]), step
-        retried = await client.post("/actions", json=start, headers=headers)
+        retried = await client.post("/actions", json=START_CAMERA, headers=headers)
         assert retried.json()["id"] == request_id and retried.json()["steps"] == body["steps"]
         audit = await client.get("/audit/verify", headers=auth(keys["bob"]))
         assert audit.json()["ok"] is True
@@ -149,21 +160,15 @@ async def test_a_step_not_yet_sent_when_killed_is_judged_again_on_the_plant_it_f
     # Allowed at 10:00, killed before it reached the plant, restarted after someone locked
     # out the belt at its panel: the recovered request must not start the camera on a line
     # under lockout on the strength of its 10:00 judgement.
-    key = "mes-camera-start"
-    request_id = request_id_for("alice", key)
     before = plant.process.snapshot("vision-2").actuation_count
-    await api.start(**{CRASH_BEFORE_ACTING: f"{request_id}:0"})
-    start = {"action": {"command": "start", "asset": "vision-2"}, "reason": "shift start"}
-    headers = {**auth(keys["alice"]), "Idempotency-Key": key}
-    async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
-        with pytest.raises(httpx.TransportError):
-            await client.post("/actions", json=start, headers=headers)
-    assert await api.wait_killed() == -signal.SIGKILL
+    request_id, headers = await _start_camera_and_die(
+        api, keys, "mes-camera-start", CRASH_BEFORE_ACTING
+    )
     plant.process.apply_lockout("conveyor-2", "carol")  # at the panel, while Andon was down
 
     await api.start()
     async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
-        retried = await client.post("/actions", json=start, headers=headers)
+        retried = await client.post("/actions", json=START_CAMERA, headers=headers)
         body = retried.json()
         assert body["id"] == request_id and body["status"] == "failed", body
         assert "line-2-lockout" in body["message"], body["message"]
