@@ -76,7 +76,7 @@ class PlantMethods:
             Command.resume: p.resume,
         }
         specs = [
-            self._method(a, _RUN_METHODS[command], (KEY,), partial(_keyed, run, a), changes=(a,))
+            self._method(a, _RUN_METHODS[command], (KEY,), partial(_keyed, run, a))
             for command, run in runs.items()
             if command in asset.commands
         ]
@@ -84,16 +84,16 @@ class PlantMethods:
         if Command.acknowledge_alarm in asset.commands:
             alarm = MethodArg("alarm", _STRING, "alarm id")
             ack = partial(_keyed, p.acknowledge_alarm, a)
-            specs.append(self._method(a, "AckAlarm", (KEY, alarm), ack, changes=(a,)))
+            specs.append(self._method(a, "AckAlarm", (KEY, alarm), ack))
         if Command.apply_lockout in asset.commands:
             apply = partial(_keyed, p.apply_lockout, a)
-            specs.append(self._method(a, "ApplyLockout", (KEY, holder), apply, changes=(a,)))
+            specs.append(self._method(a, "ApplyLockout", (KEY, holder), apply))
         if Command.remove_lockout in asset.commands:
             remove = partial(_keyed, p.remove_lockout, a)
-            specs.append(self._method(a, "RemoveLockout", (KEY, holder), remove, changes=(a,)))
+            specs.append(self._method(a, "RemoveLockout", (KEY, holder), remove))
         enabled = MethodArg("enabled", ua.VariantType.Boolean, "true: manual, false: automatic")
         manual = partial(_keyed, p.set_manual_override, a)
-        specs.append(self._method(a, "SetManualOverride", (KEY, enabled), manual, changes=(a,)))
+        specs.append(self._method(a, "SetManualOverride", (KEY, enabled), manual))
         return specs
 
     def for_line(self, line: Line) -> list[MethodSpec]:
@@ -103,10 +103,7 @@ class PlantMethods:
             log.warning("simulator.emergency_stop", line=line.id, actor=actor)
             return self._process.emergency_stop(line.id, key)
 
-        assets = tuple(a.id for a in self._process.plant.line_assets(line.id))
-        return [
-            self._method(line.id, "EmergencyStop", (KEY, actor), emergency_stop, changes=assets)
-        ]
+        return [self._method(line.id, "EmergencyStop", (KEY, actor), emergency_stop)]
 
     def for_simulator(self) -> list[MethodSpec]:
         p = self._process
@@ -140,14 +137,21 @@ class PlantMethods:
             self._method("simulator", "RestartServer", (down,), restart),
         ]
 
+    def _changed_by(self, owner: str) -> Collection[str] | None:
+        """The assets a method of `owner` can change: the asset itself, a line's assets, or
+        (None) anything, for the simulator's own methods."""
+        plant = self._process.plant
+        if plant.asset(owner) is not None:
+            return (owner,)
+        if any(line.id == owner for line in plant.lines):
+            return tuple(a.id for a in plant.line_assets(owner))
+        return None
+
     def _method(
-        self,
-        owner: str,
-        name: str,
-        inputs: tuple[MethodArg, ...],
-        action: Callable[..., str],
-        changes: Collection[str] | None = None,
+        self, owner: str, name: str, inputs: tuple[MethodArg, ...], action: Callable[..., str]
     ) -> MethodSpec:
+        changes = self._changed_by(owner)
+
         async def callback(_parent: ua.NodeId, *args: ua.Variant) -> object:
             try:
                 values = _unpack(args, inputs)

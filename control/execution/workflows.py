@@ -92,8 +92,8 @@ async def run_at_once(record: RequestRecord) -> RequestRecord:
     """Carry out a one-step request allowed at once, judged by the calling submit under
     the claim it still holds, without a DBOS workflow.
 
-    A workflow's bookkeeping (its start, the step's record, its end: a third of the API's
-    CPU per action) buys such a request nothing its own row does not: the row, committed
+    A workflow's bookkeeping (its start, the step's record, its end: over a quarter of
+    the API's CPU per action) buys such a request nothing its own row does not: the row, committed
     as `executing` before anything is sent, is the durable intent. If the process dies
     before the end is committed, the row is still `executing` with no workflow, and
     `ExecutionService.resume_unstarted` starts one for it at the next start-up: it judges

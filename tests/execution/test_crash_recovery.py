@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,6 +42,19 @@ async def _start_camera_and_die(
             await client.post("/actions", json=START_CAMERA, headers=headers)
     assert await api.wait_killed() == -signal.SIGKILL
     return request_id, headers
+
+
+async def _once_settled(
+    client: httpx.AsyncClient, request_id: str, headers: dict[str, str]
+) -> dict[str, Any]:
+    """The request once it is no longer executing (a resumed or recovered workflow runs
+    in the background after start-up), or as it is after 10 s."""
+    for _ in range(100):
+        body: dict[str, Any] = (await client.get(f"/requests/{request_id}", headers=headers)).json()
+        if body["status"] != "executing":
+            break
+        await asyncio.sleep(0.1)
+    return body
 
 
 async def test_killed_after_the_plant_acted_resumes_without_acting_twice(
@@ -103,12 +117,7 @@ async def test_a_request_run_at_once_and_killed_after_acting_is_resumed_at_start
 
     await api.start()
     async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
-        for _ in range(100):
-            record = await client.get(f"/requests/{request_id}", headers=auth(keys["bob"]))
-            body = record.json()
-            if body["status"] != "executing":
-                break
-            await asyncio.sleep(0.1)
+        body = await _once_settled(client, request_id, auth(keys["bob"]))
         assert body["status"] == "executed", body
         (step,) = body["steps"]
         # Sent again with its key and answered "duplicate" by the plant, or found done.
@@ -211,11 +220,7 @@ async def test_a_step_the_plant_already_shows_done_is_not_failed_after_a_restart
 
     await api.start()
     async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
-        for _ in range(100):  # DBOS resumes the workflow in the background
-            body = (await client.get(f"/requests/{request_id}", headers=auth(dave))).json()
-            if body["status"] != "executing":
-                break
-            await asyncio.sleep(0.1)
+        body = await _once_settled(client, request_id, auth(dave))
         assert body["status"] == "executed", body
         assert body["steps"][0]["ok"] and not body["steps"][0]["sent"]
         assert "already in effect" in body["steps"][0]["detail"]
