@@ -27,12 +27,14 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench.stats import percentile
+from bench.wire import Connection
 from control.auth.keys import KeyStore
 from control.plant.loader import load_plant
 from simulator.server import free_tcp_port
 
 # (asset, tag, two values within max_step of each other and inside the safe range)
-TARGETS = (
+Target = tuple[str, str, tuple[float, float]]
+TARGETS: tuple[Target, ...] = (
     ("conveyor-2", "speed_mps", (0.8, 0.9)),
     ("press-3", "speed_spm", (20.0, 22.0)),
     ("feeder-2", "feed_length_mm", (420.0, 440.0)),
@@ -108,41 +110,59 @@ def running_system(data_dir: Path) -> Iterator[System]:
             proc.wait(timeout=20)
 
 
-async def _action(client: httpx.AsyncClient, asset: str, tag: str, value: float) -> float:
-    body = {
-        "action": {"command": "set_parameter", "asset": asset, "tag": tag, "value": value},
-        "reason": "benchmark",
-    }
+async def _timed(connection: Connection, request: bytes, what: str) -> float:
     started = time.perf_counter()
-    response = await client.post("/actions", json=body)
+    reply = await connection.send(request)
     elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
-        raise RuntimeError(f"action failed: {response.status_code} {response.text[:300]}")
+    if reply.status != 200:
+        raise RuntimeError(f"{what} failed: {reply.status} {reply.body[:300]!r}")
     return elapsed
+
+
+def _action_requests(connection: Connection, key: str, target: Target) -> tuple[bytes, bytes]:
+    """The two requests that move the target's tag between its values, built once."""
+    asset, tag, values = target
+    headers = {"Authorization": f"Bearer {key}"}
+    return tuple(  # type: ignore[return-value]
+        connection.request_bytes(
+            "POST",
+            "/actions",
+            {
+                "action": {"command": "set_parameter", "asset": asset, "tag": tag, "value": v},
+                "reason": "benchmark",
+            },
+            headers,
+        )
+        for v in values
+    )
 
 
 async def _measure(
     system: System, n_seq: int, n_conc: int, clients: int, n_estop: int, progress: Progress
 ) -> tuple[list[float], list[float], float, list[float], dict[str, float]]:
-    headers = {"Authorization": f"Bearer {system.key}"}
     cpu: dict[str, float] = {}
-    async with httpx.AsyncClient(base_url=system.base, headers=headers, timeout=30) as client:
+    connection = await Connection.open(system.base)
+    try:
         task = progress.add_task("sequential actions", total=n_seq)
+        requests = _action_requests(connection, system.key, TARGETS[0])
         with cpu_per_action(system.pids, cpu, "sequential") as sequential:
             for i in range(n_seq):
-                asset, tag, values = TARGETS[0]
-                sequential.append(await _action(client, asset, tag, values[i % 2]))
+                sequential.append(await _timed(connection, requests[i % 2], "action"))
                 progress.advance(task)
 
         task = progress.add_task(f"concurrent actions ({clients} clients)", total=n_conc)
         counter = itertools.count()
 
-        async def worker(target: tuple[str, str, tuple[float, float]]) -> list[float]:
-            asset, tag, values = target
+        async def worker(target: Target) -> list[float]:
+            own = await Connection.open(system.base)
+            requests = _action_requests(own, system.key, target)
             out = []
-            while next(counter) < n_conc:
-                out.append(await _action(client, asset, tag, values[len(out) % 2]))
-                progress.advance(task)
+            try:
+                while next(counter) < n_conc:
+                    out.append(await _timed(own, requests[len(out) % 2], "action"))
+                    progress.advance(task)
+            finally:
+                await own.close()
             return out
 
         with cpu_per_action(system.pids, cpu, "concurrent") as concurrent:
@@ -153,18 +173,22 @@ async def _measure(
             wall = time.perf_counter() - started
             concurrent += [x for xs in per_worker for x in xs]
 
+        # A fresh connection: the server closes one idle for its keep-alive timeout (5 s).
+        await connection.close()
+        connection = await Connection.open(system.base)
         task = progress.add_task("emergency stops", total=n_estop)
+        estop = connection.request_bytes(
+            "POST",
+            "/lines/line-1/emergency-stop",
+            {"reason": "benchmark"},
+            {"Authorization": f"Bearer {system.key}"},
+        )
         with cpu_per_action(system.pids, cpu, "estop") as estops:
             for _ in range(n_estop):
-                started = time.perf_counter()
-                response = await client.post(
-                    "/lines/line-1/emergency-stop", json={"reason": "benchmark"}
-                )
-                estops.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 200:
-                    detail = f"{response.status_code} {response.text[:300]}"
-                    raise RuntimeError(f"e-stop failed: {detail}")
+                estops.append(await _timed(connection, estop, "e-stop"))
                 progress.advance(task)
+    finally:
+        await connection.close()
     return sequential, concurrent, wall, estops, cpu
 
 
