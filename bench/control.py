@@ -121,20 +121,15 @@ async def _timed(connection: Connection, request: bytes, what: str) -> float:
 
 def _action_requests(connection: Connection, key: str, target: Target) -> tuple[bytes, bytes]:
     """The two requests that move the target's tag between its values, built once."""
-    asset, tag, values = target
+    asset, tag, (first, second) = target
     headers = {"Authorization": f"Bearer {key}"}
-    return tuple(  # type: ignore[return-value]
-        connection.request_bytes(
-            "POST",
-            "/actions",
-            {
-                "action": {"command": "set_parameter", "asset": asset, "tag": tag, "value": v},
-                "reason": "benchmark",
-            },
-            headers,
-        )
-        for v in values
-    )
+
+    def request(value: float) -> bytes:
+        action = {"command": "set_parameter", "asset": asset, "tag": tag, "value": value}
+        body = {"action": action, "reason": "benchmark"}
+        return connection.request_bytes("POST", "/actions", body, headers)
+
+    return request(first), request(second)
 
 
 async def _measure(
