@@ -26,9 +26,6 @@ class Reply:
     status: int
     body: bytes
 
-    def json(self) -> Any:
-        return json.loads(self.body)
-
 
 class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str):

@@ -29,17 +29,23 @@ pytestmark = pytest.mark.slow
 START_CAMERA = {"action": {"command": "start", "asset": "vision-2"}, "reason": "shift start"}
 
 
-async def _start_camera_and_die(
-    api: Api, keys: dict[str, str], key: str, crash_point: str
+async def _submit_and_die(
+    api: Api,
+    keys: dict[str, str],
+    key: str,
+    crash_point: str,
+    submit: tuple[str, dict[str, Any]],
+    step: int = 0,
 ) -> tuple[str, dict[str, str]]:
-    """alice starts vision-2 at once under `key`; the API kills itself at `crash_point` of
-    the request's one step. Returns the request id and the headers to retry with."""
+    """alice posts `submit` (path, body) under `key`; the API kills itself at `crash_point`
+    of the request's step `step`. Returns the request id and the headers to retry with."""
     request_id = request_id_for("alice", key)
-    await api.start(**{crash_point: f"{request_id}:0"})
+    await api.start(**{crash_point: f"{request_id}:{step}"})
     headers = {**auth(keys["alice"]), "Idempotency-Key": key}
+    path, body = submit
     async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
         with pytest.raises(httpx.TransportError):
-            await client.post("/actions", json=START_CAMERA, headers=headers)
+            await client.post(path, json=body, headers=headers)
     assert await api.wait_killed() == -signal.SIGKILL
     return request_id, headers
 
@@ -74,15 +80,10 @@ async def test_killed_after_the_plant_acted_resumes_without_acting_twice(
         },
         "reason": "restart the transfer after the die change",
     }
-    key = "mes-order-4711"
-    request_id = request_id_for("alice", key)
     before = plant.process.snapshot("conveyor-2").actuation_count
-    await api.start(**{CRASH_AFTER_ACTUATION: f"{request_id}:1"})
-    headers = {**auth(keys["alice"]), "Idempotency-Key": key}
-    async with httpx.AsyncClient(base_url=api.base, timeout=30) as client:
-        with pytest.raises(httpx.TransportError):
-            await client.post("/plans", json=plan, headers=headers)
-    assert await api.wait_killed() == -signal.SIGKILL
+    request_id, headers = await _submit_and_die(
+        api, keys, "mes-order-4711", CRASH_AFTER_ACTUATION, ("/plans", plan), step=1
+    )
     # The plant did act on both steps before the process died...
     acted = plant.process.snapshot("conveyor-2")
     assert acted.run_state == "running" and acted.tags["speed_mps"] == 1.0
@@ -109,8 +110,8 @@ async def test_a_request_run_at_once_and_killed_after_acting_is_resumed_at_start
     # recorded: the next start-up finds the row executing with no workflow and resumes it
     # on its own (nobody retries here), judging it again and sending the same key.
     before = plant.process.snapshot("vision-2").actuation_count
-    request_id, headers = await _start_camera_and_die(
-        api, keys, "mes-camera-restart", CRASH_AFTER_ACTUATION
+    request_id, headers = await _submit_and_die(
+        api, keys, "mes-camera-restart", CRASH_AFTER_ACTUATION, ("/actions", START_CAMERA)
     )
     assert plant.process.snapshot("vision-2").run_state == "running"  # the plant did act
     assert plant.process.snapshot("vision-2").actuation_count == before + 1
@@ -170,8 +171,8 @@ async def test_a_step_not_yet_sent_when_killed_is_judged_again_on_the_plant_it_f
     # out the belt at its panel: the recovered request must not start the camera on a line
     # under lockout on the strength of its 10:00 judgement.
     before = plant.process.snapshot("vision-2").actuation_count
-    request_id, headers = await _start_camera_and_die(
-        api, keys, "mes-camera-start", CRASH_BEFORE_ACTING
+    request_id, headers = await _submit_and_die(
+        api, keys, "mes-camera-start", CRASH_BEFORE_ACTING, ("/actions", START_CAMERA)
     )
     plant.process.apply_lockout("conveyor-2", "carol")  # at the panel, while Andon was down
 
