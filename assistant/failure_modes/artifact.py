@@ -1,84 +1,77 @@
-"""The shipped model file: a zip of numpy arrays and a JSON header, checked by sha256 at load.
+"""The shipped model: a LoRA adapter for the 0.5B language model (GGUF) and its manifest.
 
-Written with fixed timestamps and sorted members, so the same model gives the same bytes.
+The manifest (JSON) names the base model by sha256, the adapter file by sha256, the classes in
+the order training used, the training rows and the settings. Only the manifest's own sha256 is
+pinned in code (``classifier.MANIFEST_SHA256``); it pins the rest, so one pin vets both files.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from retrieval.weights import WeightsError
 
-from .features import NGRAM_MAX, NGRAM_MIN, NgramTfidf
 from .labels import CLASS_MODES
 
-FORMAT = "andon-failure-modes/1"
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+FORMAT = "andon-failure-modes/2"
+ADAPTER_FILE = "adapter.gguf"
+
+# The projections of every transformer block that LoRA adapts: attention and MLP.
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
-@dataclass(frozen=True)
-class ModelArtifact:
-    """A multinomial logistic regression over ``features.features`` rows."""
+class TrainingSettings(BaseModel):
+    """Fixed before any figure was seen (assistant/failure_modes/README.md)."""
 
-    labels: tuple[str, ...]  # data-set class names, one per column of weights
-    tfidf: NgramTfidf
-    weights: np.ndarray  # (n-gram terms + embedding dimension, classes)
-    bias: np.ndarray  # (classes,)
-    embedder_id: str  # retrieval.embedding.MODEL_ID the weights were trained against
-    train_sha256: str  # the training rows it was fitted on (train.txt, plant records)
-    regularisation_c: float
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
+    rank: int = Field(default=16, ge=1)
+    alpha: float = Field(default=32.0, gt=0)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
+    epochs: int = Field(default=3, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    learning_rate: float = Field(default=3e-4, gt=0)
+    warmup_steps: int = Field(default=20, ge=0)
+    seed: int = 0
 
 
-def to_bytes(model: ModelArtifact) -> bytes:
-    header = {
-        "format": FORMAT,
-        "labels": list(model.labels),
-        "ngram_range": [NGRAM_MIN, NGRAM_MAX],
-        "terms": list(model.tfidf.terms),
-        "embedder_id": model.embedder_id,
-        "train_sha256": model.train_sha256,
-        "regularisation_c": model.regularisation_c,
-    }
-    members = {
-        "bias.npy": _npy(model.bias.astype(np.float32)),
-        "header.json": json.dumps(header, sort_keys=True, ensure_ascii=False).encode(),
-        "idf.npy": _npy(model.tfidf.idf.astype(np.float32)),
-        "weights.npy": _npy(model.weights.astype(np.float32)),
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(members):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, members[name])
-    return buffer.getvalue()
+class AdapterManifest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["andon-failure-modes/2"] = FORMAT
+    base_model: str  # the GGUF file name of assistant.llm.weights' model it adapts
+    base_sha256: str
+    adapter_sha256: str
+    labels: tuple[str, ...]  # data-set class names, in training's order
+    train_rows: int
+    train_sha256: str  # the training rows (train.txt, then the plant's records)
+    settings: TrainingSettings
 
 
-def write(model: ModelArtifact, path: Path) -> str:
-    """Writes the model to ``path`` and returns its sha256."""
-    data = to_bytes(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write(manifest: AdapterManifest, folder: Path) -> str:
+    """Writes ``folder/<manifest name>`` beside the adapter and returns the manifest's sha256."""
+    data = (json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n").encode()
+    (folder / "manifest.json").write_bytes(data)
     return hashlib.sha256(data).hexdigest()
 
 
-def read(path: Path, sha256: str | None) -> ModelArtifact:
-    """The model at ``path``; with ``sha256``, only if the file's bytes hash to it."""
+def read(path: Path, sha256: str | None) -> AdapterManifest:
+    """The manifest at ``path`` once it, and the adapter it names, hash to what is pinned."""
     if not path.is_file():
-        raise WeightsError(f"failure-mode model {path} is missing")
+        raise WeightsError(f"failure-mode model manifest {path} is missing")
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if sha256 is not None and digest != sha256:
@@ -87,27 +80,21 @@ def read(path: Path, sha256: str | None) -> ModelArtifact:
             "model that is not the vetted one (retrain with `andon train failure-modes`)"
         )
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            header = json.loads(archive.read("header.json"))
-            arrays = {
-                name: np.lib.format.read_array(io.BytesIO(archive.read(f"{name}.npy")))
-                for name in ("bias", "idf", "weights")
-            }
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise WeightsError(f"{path} is not a failure-mode model: {exc}") from exc
-    if header.get("format") != FORMAT:
-        raise WeightsError(f"{path} has format {header.get('format')!r}, expected {FORMAT!r}")
-    if header["ngram_range"] != [NGRAM_MIN, NGRAM_MAX]:
-        raise WeightsError(f"{path} was trained on n-grams {header['ngram_range']}")
-    unknown = set(header["labels"]) - set(CLASS_MODES)
+        manifest = AdapterManifest.model_validate_json(data)
+    except ValidationError as exc:
+        raise WeightsError(f"{path} is not a failure-mode model manifest: {exc}") from None
+    unknown = set(manifest.labels) - set(CLASS_MODES)
     if unknown:
         raise WeightsError(f"{path} predicts unknown classes {sorted(unknown)}")
-    return ModelArtifact(
-        labels=tuple(header["labels"]),
-        tfidf=NgramTfidf(tuple(header["terms"]), arrays["idf"].astype(np.float64)),
-        weights=arrays["weights"].astype(np.float64),
-        bias=arrays["bias"].astype(np.float64),
-        embedder_id=header["embedder_id"],
-        train_sha256=header["train_sha256"],
-        regularisation_c=float(header["regularisation_c"]),
-    )
+    adapter = adapter_path(path)
+    if not adapter.is_file():
+        raise WeightsError(f"failure-mode adapter {adapter} is missing")
+    if (found := sha256_of(adapter)) != manifest.adapter_sha256:
+        raise WeightsError(
+            f"{adapter} has sha256 {found}, but its manifest pins {manifest.adapter_sha256}"
+        )
+    return manifest
+
+
+def adapter_path(manifest_path: Path) -> Path:
+    return manifest_path.with_name(ADAPTER_FILE)

@@ -1,7 +1,10 @@
-"""``classify(text)``: the ISO 14224 failure mode of a symptom, from the shipped model.
+"""``classify(text)``: the ISO 14224 failure mode of a symptom, from the fine-tuned 0.5B model.
 
-The model (``model.npz`` beside this file) is loaded once, after its sha256 matches the pin below;
-retraining (``andon train failure-modes``) prints the new file's sha256 to pin here.
+llama.cpp runs the pinned Qwen2.5-Coder-0.5B GGUF with the shipped LoRA adapter (``adapter.gguf``
+beside this file, vetted through ``manifest.json``, whose sha256 is pinned below; retraining
+with ``andon train failure-modes`` prints the new one). Each class scores the log probability
+that the model continues the observation's prompt with the class's name and its end token; the
+best class wins. No torch at run time, nothing downloaded.
 """
 
 from __future__ import annotations
@@ -11,19 +14,28 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.llm.weights import QWEN_CODER_0_5B, model_file
 from control.workorders.models import FailureMode
-from retrieval.embedding import MODEL_ID, MiniLMEmbedder
 from retrieval.weights import WeightsError
 
 from . import artifact
-from .artifact import ModelArtifact
-from .features import clean, features
+from .artifact import AdapterManifest
 from .labels import CLASS_MODES, DESCRIPTIONS
+from .prompt import continuation, has_words, observation, prompt
+from .scorer import AnswerScorer
 
-MODEL_PATH = Path(__file__).with_name("model.npz")
-MODEL_SHA256 = "f3f44748912fd21a6edba08aff38100f2b40247a50030de2c97a1bdbb68cb592"
+log = structlog.get_logger()
+
+MANIFEST_PATH = Path(__file__).with_name("manifest.json")
+MANIFEST_SHA256 = "5e186ff34baef3b62f71cf0897cf4a9354dcb29e98168246ec05e02d53f6790d"
+BASE_MODEL = QWEN_CODER_0_5B
+# Room for a 500-character work-order symptom; longer observations are classified on their
+# first words.
+PROMPT_TOKENS = 192
+DEFAULT_THREADS = 2
 
 
 class FailureModeGuess(BaseModel):
@@ -34,61 +46,88 @@ class FailureModeGuess(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)  # the model's probability of its class
 
 
-def softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 class FailureModeClassifier:
-    """A loaded model and the embedder its features need."""
+    """The base model with the adapter applied, scoring the class names after an observation."""
 
-    def __init__(self, model: ModelArtifact, embedder: MiniLMEmbedder) -> None:
-        if model.embedder_id != MODEL_ID:
-            # Weights fitted on other embeddings would read this embedder's vectors as noise.
+    def __init__(
+        self, manifest: AdapterManifest, adapter: Path, base: Path, *, threads: int
+    ) -> None:
+        if manifest.base_sha256 != BASE_MODEL.sha256:
+            # An adapter trained on other weights would shift them in meaningless directions.
             raise WeightsError(
-                f"the failure-mode model was trained on embeddings {model.embedder_id!r}, "
-                f"but this embedder is {MODEL_ID!r}: retrain with `andon train failure-modes`"
+                f"the failure-mode adapter was trained on {manifest.base_model} "
+                f"(sha256 {manifest.base_sha256}), not on {BASE_MODEL.file_name}: "
+                "retrain with `andon train failure-modes`"
             )
-        self.model = model
-        self.embedder = embedder
+        self.manifest = manifest
+        self.labels = manifest.labels
+        self._scorer = AnswerScorer(
+            base,
+            adapter,
+            [continuation(label) for label in self.labels],
+            prompt_tokens=PROMPT_TOKENS,
+            threads=threads,
+        )
+        log.info("failure_modes.loaded", adapter=str(adapter), classes=len(self.labels))
 
     @classmethod
     def load(
         cls,
-        path: Path = MODEL_PATH,
-        sha256: str | None = MODEL_SHA256,
-        embedder: MiniLMEmbedder | None = None,
+        manifest_path: Path = MANIFEST_PATH,
+        sha256: str | None = MANIFEST_SHA256,
+        *,
+        models_dir: Path,
+        threads: int = DEFAULT_THREADS,
     ) -> FailureModeClassifier:
-        return cls(artifact.read(path, sha256), embedder or MiniLMEmbedder(threads=1))
+        manifest = artifact.read(manifest_path, sha256)
+        base = model_file(BASE_MODEL, models_dir)
+        return cls(manifest, artifact.adapter_path(manifest_path), base, threads=threads)
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), classes)``: each row a distribution over ``model.labels``."""
-        rows = features(texts, self.model.tfidf, self.embedder)
-        return softmax(rows @ self.model.weights + self.model.bias)
+    def prompt_tokens(self, text: str) -> list[int]:
+        """The prompt's tokens, the observation cut to its first words if it would not fit."""
+        words = observation(text).split(" ")
+        tokens = self._scorer.tokenize(prompt(" ".join(words)))
+        while len(tokens) > PROMPT_TOKENS and len(words) > 1:
+            words = words[: len(words) * 3 // 4]
+            tokens = self._scorer.tokenize(prompt(" ".join(words)))
+        return tokens
+
+    def log_likelihoods(self, text: str) -> np.ndarray:
+        """``(classes,)``: log P(class name, end | prompt) for each of ``labels``."""
+        return self._scorer.log_likelihoods(self.prompt_tokens(text))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The data-set class name of each text (what evaluation compares)."""
-        best = self.probabilities(texts).argmax(axis=1)
-        return [self.model.labels[i] for i in best]
+        return [self.labels[int(self.log_likelihoods(text).argmax())] for text in texts]
 
     def classify(self, text: str) -> FailureModeGuess:
-        if not clean(text):
+        if not has_words(text):
             return FailureModeGuess(
                 mode=FailureMode.UNK, label=DESCRIPTIONS[FailureMode.UNK], confidence=0.0
             )
-        (row,) = self.probabilities([text])
-        best = int(row.argmax())
-        mode = CLASS_MODES[self.model.labels[best]]
+        probabilities = _softmax(self.log_likelihoods(text))
+        mode = CLASS_MODES[self.labels[int(probabilities.argmax())]]
         # Classes that file as the same mode (Fail to function, Failure to rotate) pool their odds.
-        same = [i for i, name in enumerate(self.model.labels) if CLASS_MODES[name] == mode]
-        confidence = min(1.0, float(row[same].sum()))
+        same = [i for i, name in enumerate(self.labels) if CLASS_MODES[name] == mode]
+        confidence = min(1.0, float(probabilities[same].sum()))
         return FailureModeGuess(mode=mode, label=DESCRIPTIONS[mode], confidence=confidence)
+
+    def close(self) -> None:
+        self._scorer.close()
 
 
 @cache
 def default_classifier() -> FailureModeClassifier:
-    """The shipped model, verified and loaded on first use."""
-    return FailureModeClassifier.load()
+    """The shipped model, verified and loaded on first use, with the site's model cache."""
+    from andon.settings import Settings  # settings read the environment: only when needed
+
+    settings = Settings()
+    return FailureModeClassifier.load(models_dir=settings.models_dir, threads=settings.llm_threads)
 
 
 def classify(text: str) -> FailureModeGuess:

@@ -10,6 +10,7 @@ set's names (22), so the label-to-code choices in labels.py never change a figur
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,22 @@ def _f1(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def evaluate(path: Path, classifier: FailureModeClassifier | None = None) -> dict[str, Any]:
-    """Figures for one split file, e.g. ``../shared/data/failure-modes/test.txt``."""
+def evaluate(
+    path: Path,
+    classifier: FailureModeClassifier | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Figures for one split file, e.g. ``../shared/data/failure-modes/test.txt``;
+    ``progress(done, total)`` after each observation."""
     rows = read_split(path)
     gold = [row.label for row in rows]
-    predicted = (classifier or default_classifier()).predict([row.text for row in rows])
+    model = classifier or default_classifier()
+    predicted = []
+    for row in rows:
+        predicted.extend(model.predict([row.text]))
+        if progress is not None:
+            progress(len(predicted), len(rows))
     classes = sorted(set(gold) | set(predicted))
     report = classification_report(
         [classes.index(g) for g in gold], [classes.index(p) for p in predicted], classes

@@ -1,132 +1,205 @@
-"""Fits the failure-mode model on train.txt and the plant's own fault records, deterministically,
-in numpy.
+"""Fine-tunes the 0.5B language model with LoRA to name the failure mode of an observation.
 
-Multinomial logistic regression with class-balanced sample weights and an L2 penalty (C=30, in
-scikit-learn's scale), minimised by L-BFGS. Chosen on dev.txt and 2x5-fold cross-validation of
-train.txt against a linear SVM, ridge and k-nearest-neighbour models over the same features and
-over n-grams or embeddings alone; test.txt was never used to choose anything.
-`andon train failure-modes --data ../shared/data/failure-modes` runs it.
+The model reads ``prompt.prompt(observation)`` and learns to continue it with the class name and
+its end-of-text token (``prompt.continuation``); the loss is that continuation's negative log
+likelihood, each row weighted by the square root of its class's balanced weight (so the rare
+classes count, without letting one-example classes dominate). Base: the pinned Qwen2.5-Coder-
+0.5B-Instruct Q4_K_M GGUF, dequantised to float32 by transformers; LoRA on every attention and
+MLP projection; AdamW with linear warm-up and decay. Settings: ``artifact.TrainingSettings``,
+fixed before any figure was seen. torch, transformers and PEFT come with the ``train`` extra; the
+classifier needs none of them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import os
+import random
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from retrieval.embedding import MODEL_ID, MiniLMEmbedder
+from assistant.llm.weights import QWEN_CODER_0_5B
 
-from .artifact import ModelArtifact
-from .classifier import softmax
-from .dataset import Observation, read_split
-from .features import NgramTfidf, clean, features
+from .artifact import ADAPTER_FILE, PROJECTIONS, AdapterManifest, TrainingSettings, sha256_of
+from .dataset import Observation
+from .export import write_lora_gguf
+from .prompt import continuation, prompt
 
-REGULARISATION_C = 30.0
-MAX_ITERATIONS = 1000
-GRADIENT_TOLERANCE = 1e-6
+if TYPE_CHECKING:
+    import torch
 
-Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+# Read by huggingface_hub and transformers when first imported: nothing may reach for a hub.
+for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+    os.environ.setdefault(_name, "1")
 
-
-def lbfgs(objective: Objective, start: np.ndarray, *, memory: int = 10) -> np.ndarray:
-    """The minimiser of a smooth convex ``objective`` (value, gradient) by L-BFGS."""
-    theta = start
-    value, gradient = objective(theta)
-    steps: list[np.ndarray] = []
-    changes: list[np.ndarray] = []
-    for _ in range(MAX_ITERATIONS):
-        if np.abs(gradient).max() < GRADIENT_TOLERANCE:
-            break
-        # Two-loop recursion: the quasi-Newton direction from the last `memory` steps.
-        direction = -gradient
-        coefficients = []
-        for step, change in zip(reversed(steps), reversed(changes), strict=True):
-            rho = 1.0 / float(change @ step)
-            alpha = rho * float(step @ direction)
-            direction = direction - alpha * change
-            coefficients.append((rho, alpha))
-        if steps:  # scale as the inverse Hessian's estimate along the latest step
-            last, moved = steps[-1], changes[-1]
-            direction = direction * float(last @ moved) / float(moved @ moved)
-        for (step, change), (rho, alpha) in zip(
-            zip(steps, changes, strict=True), reversed(coefficients), strict=True
-        ):
-            direction = direction + step * (alpha - rho * float(change @ direction))
-        slope = float(gradient @ direction)
-        # Backtracking until the Armijo condition holds.
-        rate = 1.0
-        while True:
-            candidate = theta + rate * direction
-            new_value, new_gradient = objective(candidate)
-            if new_value <= value + 1e-4 * rate * slope or rate < 1e-12:
-                break
-            rate *= 0.5
-        step, change = candidate - theta, new_gradient - gradient
-        if float(step @ change) > 1e-12:
-            steps, changes = [*steps, step][-memory:], [*changes, change][-memory:]
-        theta, value, gradient = candidate, new_value, new_gradient
-    return theta
+BASE_MODEL = QWEN_CODER_0_5B
+# step, total steps, that step's loss
+Progress = Callable[[int, int, float], None]
 
 
-def fit_logistic(
-    x: np.ndarray, y: np.ndarray, classes: int, c: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weights and bias minimising ``c * sum(balanced weight * cross-entropy) + |W|^2 / 2``.
-
-    Balanced weights give each class the same total weight, so the 1 "Failure to rotate" counts
-    as much as the 109 "Minor in-service problems": macro F1 needs the rare classes.
-    """
-    n, dims = x.shape
-    counts = np.bincount(y, minlength=classes)
-    sample = n / (np.count_nonzero(counts) * counts[y])
-    onehot = np.eye(classes)[y]
-    # Divided through by c * sum(sample) so that values stay near 1; the minimiser is the same.
-    scale = 1.0 / sample.sum()
-    penalty = 1.0 / (c * sample.sum())
-
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        weights = theta[: dims * classes].reshape(dims, classes)
-        bias = theta[dims * classes :]
-        scores = x @ weights + bias
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(shifted).sum(axis=1))
-        loss = scale * float(sample @ (log_norm - (shifted * onehot).sum(axis=1)))
-        value = loss + 0.5 * penalty * float((weights * weights).sum())
-        residual = (softmax(scores) - onehot) * (scale * sample)[:, None]
-        grad_weights = x.T @ residual + penalty * weights
-        return value, np.concatenate([grad_weights.ravel(), residual.sum(axis=0)])
-
-    theta = lbfgs(objective, np.zeros(dims * classes + classes))
-    return theta[: dims * classes].reshape(dims, classes), theta[dims * classes :]
+@dataclass(frozen=True)
+class Example:
+    prompt: tuple[int, ...]  # the prompt's tokens
+    answer: tuple[int, ...]  # the class name's tokens, then end-of-text
+    weight: float
 
 
-def train(
-    train_file: Path,
-    embedder: MiniLMEmbedder | None = None,
-    extra: Sequence[Observation] = (),
-) -> ModelArtifact:
-    """The model fitted on ``train_file`` and the ``extra`` observations (the plant's records)."""
-    rows = [*read_split(train_file), *extra]
-    texts = [clean(row.text) for row in rows]
-    labels = tuple(sorted({row.label for row in rows}))
-    y = np.array([labels.index(row.label) for row in rows])
-    tfidf = NgramTfidf.fit(texts)
-    x = features(texts, tfidf, embedder or MiniLMEmbedder(threads=1))
-    weights, bias = fit_logistic(x, y, len(labels), REGULARISATION_C)
-    return ModelArtifact(
-        labels=labels,
-        tfidf=tfidf,
-        weights=weights,
-        bias=bias,
-        embedder_id=MODEL_ID,
-        train_sha256=_rows_sha256(rows),
-        regularisation_c=REGULARISATION_C,
-    )
+def class_weights(labels: Sequence[str]) -> dict[str, float]:
+    """sqrt(n / (classes * count)): balanced weights, softened."""
+    counts = Counter(labels)
+    return {
+        label: math.sqrt(len(labels) / (len(counts) * count)) for label, count in counts.items()
+    }
 
 
-def _rows_sha256(rows: Sequence[Observation]) -> str:
+def rows_sha256(rows: Sequence[Observation]) -> str:
     """Names the training rows: one ``text,label`` line each, in order."""
     lines = "".join(f"{row.text},{row.label}\n" for row in rows)
     return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def load_base(gguf_path: Path) -> tuple[Any, Any]:
+    """The base model in float32 and its tokenizer, both read from the GGUF file."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
+    )
+    return model, tokenizer
+
+
+def encode(tokenizer: Any, text: str, label: str, weight: float = 1.0) -> Example:
+    def tokens(s: str) -> tuple[int, ...]:
+        return tuple(tokenizer(s, add_special_tokens=False)["input_ids"])
+
+    answer = (*tokens(continuation(label)), tokenizer.eos_token_id)
+    return Example(tokens(prompt(text)), answer, weight)
+
+
+def answer_log_probs(causal_lm: Any, batch: Sequence[Example]) -> torch.Tensor:
+    """log P(answer | prompt) of each example, one forward pass for the batch.
+
+    The vocabulary projection runs only where an answer token is predicted: the rest of the
+    positions would cost most of the compute and feed no loss.
+    """
+    import torch
+
+    # The end token is never an input: only the logits that predict it are needed.
+    inputs = [[*e.prompt, *e.answer[:-1]] for e in batch]
+    width = max(map(len, inputs))
+    ids = torch.zeros((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    rows, positions, targets = [], [], []
+    for i, (example, tokens) in enumerate(zip(batch, inputs, strict=True)):
+        ids[i, : len(tokens)] = torch.tensor(tokens)
+        mask[i, : len(tokens)] = 1
+        start = len(example.prompt) - 1  # the last prompt token predicts the first answer token
+        for j, target in enumerate(example.answer):
+            rows.append(i)
+            positions.append(start + j)
+            targets.append(target)
+    hidden = causal_lm.model(input_ids=ids, attention_mask=mask).last_hidden_state
+    logits = causal_lm.lm_head(hidden[torch.tensor(rows), torch.tensor(positions)])
+    token_log_probs = torch.log_softmax(logits.float(), dim=-1)[
+        torch.arange(len(targets)), torch.tensor(targets)
+    ]
+    return torch.zeros(len(batch)).index_add(0, torch.tensor(rows), token_log_probs)
+
+
+def fit(
+    model: Any,
+    examples: Sequence[Example],
+    settings: TrainingSettings,
+    *,
+    progress: Progress | None = None,
+) -> Any:
+    """``model`` with a LoRA adapter trained on ``examples``; returns the PEFT model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.manual_seed(settings.seed)  # the adapter's initial A matrices
+    order = random.Random(settings.seed)
+    lora = LoraConfig(
+        r=settings.rank,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=list(PROJECTIONS),
+        task_type="CAUSAL_LM",
+    )
+    peft_model = get_peft_model(model, lora)
+    causal_lm = peft_model.base_model.model
+    trainable = [p for p in peft_model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
+    per_epoch = math.ceil(len(examples) / settings.batch_size)
+    total = per_epoch * settings.epochs
+    schedule = get_linear_schedule_with_warmup(optimiser, settings.warmup_steps, total)
+    peft_model.train()
+    step = 0
+    for _ in range(settings.epochs):
+        indices = list(range(len(examples)))
+        order.shuffle(indices)
+        for first in range(0, len(indices), settings.batch_size):
+            batch = [examples[i] for i in indices[first : first + settings.batch_size]]
+            weights = torch.tensor([e.weight for e in batch])
+            log_probs = answer_log_probs(causal_lm, batch)
+            loss = -(weights * log_probs).sum() / weights.sum()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            optimiser.zero_grad()
+            step += 1
+            if progress is not None:
+                progress(step, total, loss.item())
+    peft_model.eval()
+    return peft_model
+
+
+def lora_matrices(peft_model: Any) -> dict[str, np.ndarray]:
+    """The adapter's A and B matrices by PEFT key, as float32 arrays."""
+    from peft import get_peft_model_state_dict
+
+    state = get_peft_model_state_dict(peft_model, save_embedding_layers=False)
+    return {key: tensor.detach().float().numpy() for key, tensor in state.items()}
+
+
+def train(
+    rows: Sequence[Observation],
+    base_gguf: Path,
+    out_dir: Path,
+    settings: TrainingSettings,
+    *,
+    threads: int = 2,
+    progress: Progress | None = None,
+) -> tuple[AdapterManifest, Any]:
+    """Fits the adapter on ``rows``, writes ``out_dir/adapter.gguf``; returns its manifest (not
+    yet written) and the trained PEFT model."""
+    import torch
+
+    torch.set_num_threads(threads)
+    labels = tuple(sorted({row.label for row in rows}))
+    weights = class_weights([row.label for row in rows])
+    model, tokenizer = load_base(base_gguf)
+    examples = [encode(tokenizer, row.text, row.label, weights[row.label]) for row in rows]
+    peft_model = fit(model, examples, settings, progress=progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    adapter = out_dir / ADAPTER_FILE
+    write_lora_gguf(lora_matrices(peft_model), settings.alpha, adapter)
+    manifest = AdapterManifest(
+        base_model=BASE_MODEL.file_name,
+        base_sha256=BASE_MODEL.sha256,
+        adapter_sha256=sha256_of(adapter),
+        labels=labels,
+        train_rows=len(rows),
+        train_sha256=rows_sha256(rows),
+        settings=settings,
+    )
+    return manifest, peft_model

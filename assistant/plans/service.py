@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterable
@@ -171,7 +172,7 @@ class Planner:
                 return _refused([*failures, why], attempts=attempt, refusal=f"Not planned: {why}")
             verdict = validate(proposal, ctx)
             if verdict.passed:
-                return self._proposed(proposal, ctx.request, attempt, failures)
+                return await self._proposed(proposal, ctx.request, attempt, failures)
             failures += verdict.reasons
             messages = [
                 *messages,
@@ -181,11 +182,12 @@ class Planner:
             schema = retry_schema
         return _refused(failures, attempts=self.max_attempts)
 
-    def _proposed(
+    async def _proposed(
         self, proposal: PlanProposal, text: str, attempts: int, failures: list[str]
     ) -> PlanOutcome:
         try:
-            request = action_request(proposal, text, self.llm.name)
+            # Off the event loop: a work order's failure mode is a language model's call (~1 s).
+            request = await asyncio.to_thread(action_request, proposal, text, self.llm.name)
         except ValidationError as exc:  # a bound of control's contract the guards do not know
             reason = f"the plan does not fit control's request format: {exc.errors()[0]['msg']}"
             return _refused([*failures, reason], attempts=attempts)

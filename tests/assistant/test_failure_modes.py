@@ -1,12 +1,14 @@
-"""Failure-mode classification: the shipped model, its checks, its figures, its retraining.
+"""Failure-mode classification: the shipped adapter, its checks, its figures, its training.
 
-Real components only: the shipped model file, the MiniLM ONNX embedder from the pinned weights,
-and the public data set at ../shared/data/failure-modes (tests that need it skip without it).
+Real components only: llama.cpp with the pinned Qwen2.5-Coder-0.5B GGUF and the shipped LoRA
+adapter; torch, transformers and PEFT for the training test; the public data set at
+../shared/data/failure-modes (tests that need it skip without it).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import importlib.util
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,50 +23,91 @@ from assistant.failure_modes import (
     default_classifier,
     evaluate,
 )
-from assistant.failure_modes.classifier import MODEL_PATH, MODEL_SHA256
-from assistant.failure_modes.dataset import DEFAULT_DATA_DIR, DatasetError, read_split
+from assistant.failure_modes.artifact import TrainingSettings
+from assistant.failure_modes.classifier import MANIFEST_PATH, MANIFEST_SHA256
+from assistant.failure_modes.dataset import DEFAULT_DATA_DIR, DatasetError, Observation, read_split
+from assistant.failure_modes.export import gguf_tensor_name
 from assistant.failure_modes.labels import CLASS_MODES, DATASET_MODES, DESCRIPTIONS
 from assistant.failure_modes.plant_records import plant_observations
-from assistant.failure_modes.train import train
+from assistant.failure_modes.train import class_weights, rows_sha256
 from control.workorders.models import FailureMode
 from retrieval.weights import WeightsError
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "var" / "models"
 
 needs_data = pytest.mark.skipif(
     not (DEFAULT_DATA_DIR / "test.txt").is_file(),
     reason=f"failure-mode data set not found at {DEFAULT_DATA_DIR} "
     "(../shared/data/failure-modes next to the repository)",
 )
+needs_training = pytest.mark.skipif(
+    any(importlib.util.find_spec(p) is None for p in ("torch", "transformers", "peft", "gguf")),
+    reason="the train extra (torch, transformers, PEFT, gguf) is not installed",
+)
 
 # The published baseline on test.txt (fine-tuned GPT-3.5): accuracy 0.81, macro F1 0.62. The
-# shipped model does NOT reach it (see assistant/failure_modes/README.md for the measured
-# figures); these floors hold it at what it measures, so a regression fails.
-# Trained on the plant's records too, it lost two test observations (0.710 -> 0.677).
-FLOORS = {"dev.txt": (0.74, 0.50), "test.txt": (0.67, 0.49)}
+# shipped adapter measures 0.806 (50 of 62; the baseline's 0.81 is 50.2) and macro F1 0.631:
+# these floors hold it there, so a regression fails (README, Figures).
+FLOORS = {"dev.txt": (0.75, 0.62), "test.txt": (0.80, 0.62)}
 
 
-def test_shipped_model_is_the_pinned_file_and_loads() -> None:
-    model = artifact.read(MODEL_PATH, MODEL_SHA256)
-    assert set(model.labels) <= set(CLASS_MODES)
-    assert "Parameter deviation" in model.labels  # learnt from the plant's records alone
-    assert model.weights.shape == (len(model.tfidf.terms) + 384, len(model.labels))
-    assert default_classifier().model.labels == model.labels
+def _copy_model(folder: Path) -> Path:
+    """The shipped manifest and adapter, copied into ``folder``; returns the manifest's path."""
+    for name in (MANIFEST_PATH.name, artifact.ADAPTER_FILE):
+        shutil.copy(MANIFEST_PATH.with_name(name), folder / name)
+    return folder / MANIFEST_PATH.name
 
 
-def test_tampered_model_is_refused(tmp_path: Path) -> None:
-    tampered = tmp_path / "model.npz"
-    data = bytearray(MODEL_PATH.read_bytes())
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
-    tampered.write_bytes(bytes(data))
+    path.write_bytes(bytes(data))
+
+
+def test_shipped_model_is_the_pinned_files_and_loads() -> None:
+    manifest = artifact.read(MANIFEST_PATH, MANIFEST_SHA256)
+    assert set(manifest.labels) <= set(CLASS_MODES)
+    assert "Parameter deviation" in manifest.labels  # learnt from the plant's records alone
+    assert manifest.settings == TrainingSettings()  # the settings fixed before any figure
+    assert default_classifier().labels == manifest.labels
+
+
+@needs_data
+def test_shipped_model_was_trained_on_the_data_set_and_the_plant_records() -> None:
+    rows = [*read_split(DEFAULT_DATA_DIR / "train.txt"), *plant_observations()]
+    manifest = artifact.read(MANIFEST_PATH, MANIFEST_SHA256)
+    assert (manifest.train_rows, manifest.train_sha256) == (len(rows), rows_sha256(rows))
+    assert manifest.labels == tuple(sorted({row.label for row in rows}))
+
+
+def test_tampered_or_missing_files_are_refused(tmp_path: Path) -> None:
+    manifest = _copy_model(tmp_path)
+    _flip_a_byte(tmp_path / artifact.ADAPTER_FILE)
+    with pytest.raises(WeightsError, match="its manifest pins"):
+        FailureModeClassifier.load(manifest, MANIFEST_SHA256, models_dir=MODELS)
+    _flip_a_byte(manifest)
     with pytest.raises(WeightsError, match="sha256"):
-        FailureModeClassifier.load(tampered, MODEL_SHA256)
-    with pytest.raises(WeightsError, match="missing"):
-        FailureModeClassifier.load(tmp_path / "absent.npz", MODEL_SHA256)
+        FailureModeClassifier.load(manifest, MANIFEST_SHA256, models_dir=MODELS)
+    (tmp_path / artifact.ADAPTER_FILE).unlink()
+    _copy_model(tmp_path)
+    (tmp_path / artifact.ADAPTER_FILE).unlink()
+    with pytest.raises(WeightsError, match=r"adapter .* is missing"):
+        FailureModeClassifier.load(manifest, MANIFEST_SHA256, models_dir=MODELS)
+    with pytest.raises(WeightsError, match=r"manifest .* is missing"):
+        FailureModeClassifier.load(tmp_path / "absent.json", MANIFEST_SHA256, models_dir=MODELS)
 
 
-def test_model_trained_on_other_embeddings_is_refused() -> None:
-    model = dataclasses.replace(artifact.read(MODEL_PATH, MODEL_SHA256), embedder_id="other")
-    with pytest.raises(WeightsError, match="embeddings"):
-        FailureModeClassifier(model, default_classifier().embedder)
+def test_an_adapter_for_other_weights_is_refused(tmp_path: Path) -> None:
+    manifest_path = _copy_model(tmp_path)
+    manifest = artifact.read(manifest_path, MANIFEST_SHA256)
+    other = manifest.model_copy(update={"base_sha256": "0" * 64})
+    sha256 = artifact.write(other, tmp_path)
+    with pytest.raises(WeightsError, match="trained on"):
+        FailureModeClassifier.load(manifest_path, sha256, models_dir=MODELS)
+    (tmp_path / "manifest.json").write_text('{"format": "andon-failure-modes/2"}')
+    with pytest.raises(WeightsError, match="not a failure-mode model manifest"):
+        FailureModeClassifier.load(manifest_path, None, models_dir=MODELS)
 
 
 @pytest.mark.parametrize(
@@ -95,6 +138,13 @@ def test_text_without_words_is_unknown() -> None:
     assert (guess.mode, guess.confidence) == (FailureMode.UNK, 0.0)
 
 
+def test_a_symptom_longer_than_the_context_is_classified_on_its_first_words() -> None:
+    # 600 characters, more than a work order's 500: the bearing's heat comes first.
+    symptom = "main bearing overheating at 95 °C " + "and the operator noted more " * 20
+    guess = classify(symptom)
+    assert guess.mode == FailureMode.OHE, guess
+
+
 def test_bad_split_lines_are_named(tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_text("leaking,Leaking\nsmoking,On fire\n")
@@ -117,15 +167,35 @@ def test_the_plant_records_train_fault_classes_only(tmp_path: Path) -> None:
         plant_observations(tmp_path / "absent")
 
 
+def test_class_weights_balance_the_classes_softly() -> None:
+    weights = class_weights(["Leaking"] * 9 + ["Noise"])
+    # Balanced would be 10/(2*9) and 10/(2*1); their square roots keep the rare class ahead
+    # without one example outweighing nine.
+    assert weights["Leaking"] == pytest.approx((10 / 18) ** 0.5)
+    assert weights["Noise"] == pytest.approx(5**0.5)
+
+
+def test_lora_matrices_get_llama_cpp_tensor_names() -> None:
+    key = "base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight"
+    assert gguf_tensor_name(key) == "blk.3.attn_q.weight.lora_a"
+    assert gguf_tensor_name("model.layers.23.mlp.down_proj.lora_B.weight") == (
+        "blk.23.ffn_down.weight.lora_b"
+    )
+    with pytest.raises(ValueError, match="not a LoRA matrix"):
+        gguf_tensor_name("base_model.model.lm_head.lora_A.weight")
+
+
 def test_cli_reports_a_missing_data_set(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        app, ["train", "failure-modes", "--data", str(tmp_path), "--out", str(tmp_path / "m.npz")]
+        app, ["train", "failure-modes", "--data", str(tmp_path), "--out", str(tmp_path / "m")]
     )
     assert result.exit_code == 2
-    assert "train.txt does not exist" in result.output
+    assert "train.txt does not exist" in " ".join(result.output.split())  # rich wraps lines
+    assert not (tmp_path / "m").exists()  # nothing trained, nothing written
 
 
 @needs_data
+@pytest.mark.slow
 @pytest.mark.parametrize("split", ["dev.txt", "test.txt"])
 def test_figures_on_the_data_set(split: str) -> None:
     result = evaluate(DEFAULT_DATA_DIR / split)
@@ -137,31 +207,57 @@ def test_figures_on_the_data_set(split: str) -> None:
 
 
 @needs_data
+@needs_training
 @pytest.mark.slow
-def test_retraining_reproduces_the_shipped_model(tmp_path: Path) -> None:
-    data = DEFAULT_DATA_DIR
-    out = tmp_path / "model.npz"
-    sha256 = artifact.write(train(data / "train.txt", extra=plant_observations()), out)
-    retrained_model = artifact.read(out, sha256)
-    shipped = artifact.read(MODEL_PATH, MODEL_SHA256)
-    # The same model up to where L-BFGS stops: numpy's and ONNX Runtime's vector kernels
-    # differ in the last bits of a float between CPU kinds (AVX2, AVX-512, neither), and the
-    # optimiser's end point moves with them (seen: weights 1e-7 apart on one host, 3e-4 of
-    # a largest weight of 2.6 on another). So the file's bytes match only on the kind of CPU
-    # that wrote it; what must match everywhere is the model's data and its answers.
-    assert retrained_model.labels == shipped.labels
-    assert retrained_model.tfidf.terms == shipped.tfidf.terms
-    assert retrained_model.train_sha256 == shipped.train_sha256
-    np.testing.assert_allclose(retrained_model.tfidf.idf, shipped.tfidf.idf, rtol=1e-6)
-    drift = np.linalg.norm(retrained_model.weights - shipped.weights)
-    assert drift / np.linalg.norm(shipped.weights) < 1e-3, drift
-    np.testing.assert_allclose(retrained_model.bias, shipped.bias, rtol=0, atol=1e-2)
-    retrained = FailureModeClassifier.load(out, sha256)
-    for split in ("train.txt", "dev.txt", "test.txt"):
-        rows = read_split(data / split)
-        texts = [row.text for row in rows]
-        np.testing.assert_allclose(
-            retrained.probabilities(texts), default_classifier().probabilities(texts), atol=1e-3
-        )
-        assert retrained.predict(texts) == default_classifier().predict(texts)
-        assert evaluate(data / split, retrained)["accuracy"] == evaluate(data / split)["accuracy"]
+def test_training_exports_an_adapter_llama_cpp_applies_as_torch_does(tmp_path: Path) -> None:
+    """A few steps of the real training on a few rows, at a learning rate high enough to move
+    the model far: llama.cpp with the exported GGUF adapter must score the classes as the
+    trained torch model does, within what Q4_K_M quantisation explains."""
+    import torch
+
+    from assistant.failure_modes.train import BASE_MODEL, answer_log_probs, encode, train
+    from assistant.llm.weights import model_file
+
+    rows = [
+        Observation(text, label)
+        for text, label in [
+            ("oil leak at the pump gland", "Leaking"),
+            ("hose leaking hydraulic oil", "Leaking"),
+            ("bearing running hot", "Overheating"),
+            ("motor overheating", "Overheating"),
+            ("loud grinding noise", "Noise"),
+            ("squealing belt", "Noise"),
+        ]
+    ]
+    settings = TrainingSettings(epochs=2, batch_size=3, learning_rate=3e-3, warmup_steps=0)
+    losses: list[float] = []
+    manifest, peft_model = train(
+        rows,
+        model_file(BASE_MODEL, MODELS),
+        tmp_path,
+        settings,
+        progress=lambda step, total, loss: losses.append(loss),
+    )
+    assert len(losses) == 4 and losses[-1] < losses[0], losses
+    classifier = FailureModeClassifier.load(
+        tmp_path / "manifest.json", artifact.write(manifest, tmp_path), models_dir=MODELS
+    )
+    assert classifier.labels == ("Leaking", "Noise", "Overheating")
+    from transformers import AutoTokenizer
+
+    base = model_file(BASE_MODEL, MODELS)
+    tokenizer = AutoTokenizer.from_pretrained(base.parent, gguf_file=base.name)
+    causal_lm = peft_model.base_model.model
+    for text in ("steam leaking from the flange", "gearbox very hot", "rattling sound"):
+        examples = [encode(tokenizer, text, label) for label in classifier.labels]
+        # Training's tokens are the classifier's: the same prompt, the same answers.
+        assert list(examples[0].prompt) == classifier.prompt_tokens(text)
+        with torch.no_grad():
+            tuned = answer_log_probs(causal_lm, examples).numpy()
+            with peft_model.disable_adapter():
+                untuned = answer_log_probs(causal_lm, examples).numpy()
+        served = classifier.log_likelihoods(text)
+        assert np.abs(tuned - untuned).max() > 5.0  # the adapter matters...
+        np.testing.assert_allclose(served, tuned, atol=1.0)  # ...and llama.cpp applies it
+        assert served.argmax() == tuned.argmax()
+    classifier.close()
