@@ -14,10 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from assistant.llm.weights import QWEN_CODER_0_5B
 from retrieval.weights import WeightsError
 
 from .labels import CLASS_MODES
 
+# The model the adapter is trained on and applied to.
+BASE_MODEL = QWEN_CODER_0_5B
 FORMAT = "andon-failure-modes/2"
 ADAPTER_FILE = "adapter.gguf"
 

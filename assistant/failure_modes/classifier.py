@@ -17,12 +17,12 @@ import numpy as np
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.llm.weights import QWEN_CODER_0_5B, model_file
+from assistant.llm.weights import model_file
 from control.workorders.models import FailureMode
 from retrieval.weights import WeightsError
 
 from . import artifact
-from .artifact import AdapterManifest
+from .artifact import BASE_MODEL, AdapterManifest
 from .labels import CLASS_MODES, DESCRIPTIONS
 from .prompt import continuation, has_words, observation, prompt
 from .scorer import AnswerScorer
@@ -31,7 +31,6 @@ log = structlog.get_logger()
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
 MANIFEST_SHA256 = "5e186ff34baef3b62f71cf0897cf4a9354dcb29e98168246ec05e02d53f6790d"
-BASE_MODEL = QWEN_CODER_0_5B
 # Room for a 500-character work-order symptom; longer observations are classified on their
 # first words.
 PROMPT_TOKENS = 192

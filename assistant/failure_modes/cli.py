@@ -13,8 +13,8 @@ from perception.train_cli import console, fail
 from retrieval.weights import WeightsError
 
 from . import artifact
-from .artifact import TrainingSettings
-from .classifier import BASE_MODEL, MANIFEST_PATH, MANIFEST_SHA256, FailureModeClassifier
+from .artifact import BASE_MODEL, TrainingSettings
+from .classifier import MANIFEST_PATH, MANIFEST_SHA256, FailureModeClassifier
 from .dataset import DEFAULT_DATA_DIR, DatasetError, read_split
 from .evaluation import evaluate, format_report
 from .plant_records import plant_observations

@@ -6,10 +6,7 @@ end-of-text token; a class scores the log probability of that continuation.
 
 from __future__ import annotations
 
-import re
-
 _TEMPLATE = "Maintenance work-order observation: {text}\nISO 14224 failure mode:"
-_WORD = re.compile(r"[A-Za-z0-9]")
 
 
 def observation(text: str) -> str:
@@ -18,8 +15,8 @@ def observation(text: str) -> str:
 
 
 def has_words(text: str) -> bool:
-    """Whether ``text`` holds a letter or digit: nothing else names a fault."""
-    return _WORD.search(text) is not None
+    """Whether ``text`` holds a letter or digit (any script): nothing else names a fault."""
+    return any(char.isalnum() for char in text)
 
 
 def prompt(text: str) -> str:

@@ -9,11 +9,12 @@ API as llama-cpp-python binds it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import llama_cpp as C
 
 # llama-cpp-python routes llama.cpp's log through this logger, printing every line it lets
-# through; Llama(verbose=False) sets the same level. Errors only.
-logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+# through; Llama(verbose=False) sets the same level (which lets llama.cpp's warnings through).
+_LLAMA_LOG = logging.getLogger("llama-cpp-python")
+_LLAMA_LOG.setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _llama_log_silenced() -> Iterator[None]:
+    level = _LLAMA_LOG.level
+    _LLAMA_LOG.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        _LLAMA_LOG.setLevel(level)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -56,12 +68,18 @@ class AnswerScorer:
         self._batch: C.llama_batch | None = None
         params = C.llama_model_default_params()
         params.n_gpu_layers = 0
-        self._model = C.llama_model_load_from_file(str(model).encode(), params)
+        # Loading warns about the GGUF's tokenizer ("</s>" not marked as control), as it does
+        # under Llama(verbose=False), which silences loading altogether.
+        with _llama_log_silenced():
+            self._model = C.llama_model_load_from_file(str(model).encode(), params)
         if not self._model:
             raise WeightsError(f"llama.cpp could not load {model}")
         self._vocab = C.llama_model_get_vocab(self._model)
         self._n_vocab = C.llama_vocab_n_tokens(self._vocab)
-        self._adapter = C.llama_adapter_lora_init(self._model, str(adapter).encode())
+        # llama.cpp warns once per MLP block that the adapter's matrices for weights it
+        # repacked for AVX2 stay in plain CPU memory: expected, and 12 lines on every start.
+        with _llama_log_silenced():
+            self._adapter = C.llama_adapter_lora_init(self._model, str(adapter).encode())
         if not self._adapter:
             self.close()
             raise WeightsError(f"llama.cpp could not apply the LoRA adapter {adapter} to {model}")

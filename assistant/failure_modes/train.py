@@ -24,9 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.llm.weights import QWEN_CODER_0_5B
-
-from .artifact import ADAPTER_FILE, PROJECTIONS, AdapterManifest, TrainingSettings, sha256_of
+from .artifact import (
+    ADAPTER_FILE,
+    BASE_MODEL,
+    PROJECTIONS,
+    AdapterManifest,
+    TrainingSettings,
+    sha256_of,
+)
 from .dataset import Observation
 from .export import write_lora_gguf
 from .prompt import continuation, prompt
@@ -38,7 +43,6 @@ if TYPE_CHECKING:
 for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
     os.environ.setdefault(_name, "1")
 
-BASE_MODEL = QWEN_CODER_0_5B
 # step, total steps, that step's loss
 Progress = Callable[[int, int, float], None]
 

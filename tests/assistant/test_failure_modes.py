@@ -24,7 +24,7 @@ from assistant.failure_modes import (
     evaluate,
 )
 from assistant.failure_modes.artifact import TrainingSettings
-from assistant.failure_modes.classifier import MANIFEST_PATH, MANIFEST_SHA256
+from assistant.failure_modes.classifier import MANIFEST_PATH, MANIFEST_SHA256, PROMPT_TOKENS
 from assistant.failure_modes.dataset import DEFAULT_DATA_DIR, DatasetError, Observation, read_split
 from assistant.failure_modes.export import gguf_tensor_name
 from assistant.failure_modes.labels import CLASS_MODES, DATASET_MODES, DESCRIPTIONS
@@ -110,6 +110,17 @@ def test_an_adapter_for_other_weights_is_refused(tmp_path: Path) -> None:
         FailureModeClassifier.load(manifest_path, None, models_dir=MODELS)
 
 
+def test_an_adapter_llama_cpp_cannot_read_is_refused(tmp_path: Path) -> None:
+    manifest_path = _copy_model(tmp_path)
+    adapter = tmp_path / artifact.ADAPTER_FILE
+    adapter.write_bytes(b"GGUF but not really an adapter")
+    manifest = artifact.read(MANIFEST_PATH, MANIFEST_SHA256)
+    pinned = manifest.model_copy(update={"adapter_sha256": artifact.sha256_of(adapter)})
+    sha256 = artifact.write(pinned, tmp_path)
+    with pytest.raises(WeightsError, match="could not apply the LoRA adapter"):
+        FailureModeClassifier.load(manifest_path, sha256, models_dir=MODELS)
+
+
 @pytest.mark.parametrize(
     ("symptom", "mode"),
     [
@@ -139,9 +150,11 @@ def test_text_without_words_is_unknown() -> None:
 
 
 def test_a_symptom_longer_than_the_context_is_classified_on_its_first_words() -> None:
-    # 600 characters, more than a work order's 500: the bearing's heat comes first.
-    symptom = "main bearing overheating at 95 °C " + "and the operator noted more " * 20
-    guess = classify(symptom)
+    # 1,434 characters and 256 words (each at least one token): more than the prompt holds.
+    symptom = "main bearing overheating at 95 °C " + "and the operator noted more " * 50
+    assert len(symptom.split()) > PROMPT_TOKENS
+    assert len(default_classifier().prompt_tokens(symptom)) <= PROMPT_TOKENS
+    guess = classify(symptom)  # on its first words, where the bearing's heat is
     assert guess.mode == FailureMode.OHE, guess
 
 
@@ -215,7 +228,8 @@ def test_training_exports_an_adapter_llama_cpp_applies_as_torch_does(tmp_path: P
     trained torch model does, within what Q4_K_M quantisation explains."""
     import torch
 
-    from assistant.failure_modes.train import BASE_MODEL, answer_log_probs, encode, train
+    from assistant.failure_modes.artifact import BASE_MODEL
+    from assistant.failure_modes.train import answer_log_probs, encode, train
     from assistant.llm.weights import model_file
 
     rows = [
