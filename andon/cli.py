@@ -35,7 +35,10 @@ app.add_typer(audit_app, name="audit", help="Verify and read the tamper-evident 
 app.add_typer(keys_app, name="keys", help="API keys of users and the MES.")
 app.add_typer(index_app, name="index")
 app.add_typer(models_app, name="models")
-train_app = typer.Typer(help="Train perception models into signed artifacts.", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train the perception models (signed artifacts) and the failure-mode adapter.",
+    no_args_is_help=True,
+)
 app.add_typer(train_app, name="train")
 train_app.command("telemetry")(train_telemetry_command)
 train_app.command("vision")(train_vision_command)

@@ -46,7 +46,7 @@ def train_failure_modes_command(
     threads: Annotated[int, typer.Option(min=1, max=64, help="torch CPU threads")] = 2,
 ) -> None:
     """Fine-tune Qwen2.5-Coder-0.5B (LoRA) on train.txt and the plant's fault records, write
-    the adapter and its manifest, and score dev.txt with them. About 30 minutes on two cores;
+    the adapter and its manifest, and score dev.txt with them. About 25 minutes on two cores;
     needs the `train` extra (torch, transformers, PEFT, gguf)."""
     missing = [name for name in TRAINING_PACKAGES if importlib.util.find_spec(name) is None]
     if missing:
