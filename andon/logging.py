@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 
 import structlog
 
@@ -26,3 +28,15 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     )
     # asyncua logs every reconnect attempt at INFO; keep it to warnings.
     logging.getLogger("asyncua").setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def logger_level(name: str, level: int) -> Iterator[None]:
+    """Standard-library logger ``name`` at ``level`` inside the block, as it was after."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)

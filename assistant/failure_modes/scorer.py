@@ -9,16 +9,16 @@ API as llama-cpp-python binds it.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from andon.logging import logger_level
 from retrieval.weights import WeightsError
 
 # Before llama.cpp's library loads (see assistant/llm/embedded.py): steady threads on busy cores.
@@ -28,18 +28,8 @@ import llama_cpp as C
 
 # llama-cpp-python routes llama.cpp's log through this logger, printing every line it lets
 # through; Llama(verbose=False) sets the same level (which lets llama.cpp's warnings through).
-_LLAMA_LOG = logging.getLogger("llama-cpp-python")
-_LLAMA_LOG.setLevel(logging.ERROR)
-
-
-@contextlib.contextmanager
-def _llama_log_silenced() -> Iterator[None]:
-    level = _LLAMA_LOG.level
-    _LLAMA_LOG.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        _LLAMA_LOG.setLevel(level)
+LLAMA_LOG = "llama-cpp-python"
+logging.getLogger(LLAMA_LOG).setLevel(logging.ERROR)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -70,7 +60,7 @@ class AnswerScorer:
         params.n_gpu_layers = 0
         # Loading warns about the GGUF's tokenizer ("</s>" not marked as control), as it does
         # under Llama(verbose=False), which silences loading altogether.
-        with _llama_log_silenced():
+        with logger_level(LLAMA_LOG, logging.CRITICAL):
             self._model = C.llama_model_load_from_file(str(model).encode(), params)
         if not self._model:
             raise WeightsError(f"llama.cpp could not load {model}")
@@ -78,7 +68,7 @@ class AnswerScorer:
         self._n_vocab = C.llama_vocab_n_tokens(self._vocab)
         # llama.cpp warns once per MLP block that the adapter's matrices for weights it
         # repacked for AVX2 stay in plain CPU memory: expected, and 12 lines on every start.
-        with _llama_log_silenced():
+        with logger_level(LLAMA_LOG, logging.CRITICAL):
             self._adapter = C.llama_adapter_lora_init(self._model, str(adapter).encode())
         if not self._adapter:
             self.close()

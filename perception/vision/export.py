@@ -7,12 +7,12 @@ import contextlib
 import io
 import logging
 import warnings
-from collections.abc import Iterator
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
+from andon.logging import logger_level
 from perception.vision.network import DefectNet, WithProbabilities
 from perception.vision.preprocess import INPUT_NAME, OUTPUT_NAME
 
@@ -30,7 +30,11 @@ def export_onnx(net: DefectNet, size: int, check_batch: torch.Tensor) -> bytes:
     batch = torch.export.Dim("batch", min=1, max=4096)
     example = torch.zeros(2, 1, size, size)
     # The exporter prints its progress and warns about torchvision ops it skips: not ours.
-    with contextlib.redirect_stdout(io.StringIO()), _quiet("torch.onnx"), warnings.catch_warnings():
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        logger_level("torch.onnx", logging.ERROR),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", FutureWarning)
         program = torch.onnx.export(
             model,
@@ -59,14 +63,3 @@ def _check(onnx_bytes: bytes, model: WithProbabilities, batch: torch.Tensor) -> 
     if got.shape != want.shape or not np.allclose(got, want, atol=_TOLERANCE):
         worst = float(np.abs(got - want).max()) if got.shape == want.shape else float("nan")
         raise ExportError(f"ONNX and torch disagree (max difference {worst:.2e})")
-
-
-@contextlib.contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    logger = logging.getLogger(logger_name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
