@@ -90,6 +90,9 @@ def _serve(
         port=port,
         log_level="warning",
         access_log=False,
+        # Named, not "auto": a missing package fails at start instead of costing CPU silently.
+        loop="uvloop",
+        http="httptools",
     )
 
 
