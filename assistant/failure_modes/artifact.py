@@ -1,4 +1,4 @@
-"""The shipped model: a LoRA adapter for the 0.5B language model (GGUF) and its manifest.
+"""The shipped model: a LoRA adapter for the 1.5B language model (GGUF) and its manifest.
 
 The manifest (JSON) names the base model by sha256, the adapter file by sha256, the classes in
 the order training used, the training rows and the settings. Only the manifest's own sha256 is
@@ -14,13 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assistant.llm.weights import QWEN_CODER_0_5B
+from assistant.llm.weights import QWEN_CODER_1_5B
 from retrieval.weights import WeightsError
 
 from .labels import CLASS_MODES
 
 # The model the adapter is trained on and applied to.
-BASE_MODEL = QWEN_CODER_0_5B
+BASE_MODEL = QWEN_CODER_1_5B
 FORMAT = "andon-failure-modes/2"
 ADAPTER_FILE = "adapter.gguf"
 

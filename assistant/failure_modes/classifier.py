@@ -1,6 +1,6 @@
-"""``classify(text)``: the ISO 14224 failure mode of a symptom, from the fine-tuned 0.5B model.
+"""``classify(text)``: the ISO 14224 failure mode of a symptom, from the fine-tuned 1.5B model.
 
-llama.cpp runs the pinned Qwen2.5-Coder-0.5B GGUF with the shipped LoRA adapter (``adapter.gguf``
+llama.cpp runs the pinned Qwen2.5-Coder-1.5B GGUF with the shipped LoRA adapter (``adapter.gguf``
 beside this file, vetted through ``manifest.json``, whose sha256 is pinned below; retraining
 with ``andon train failure-modes`` prints the new one). Each class scores the log probability
 that the model continues the observation's prompt with the class's name and its end token; the
@@ -30,7 +30,7 @@ from .scorer import AnswerScorer
 log = structlog.get_logger()
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
-MANIFEST_SHA256 = "5e186ff34baef3b62f71cf0897cf4a9354dcb29e98168246ec05e02d53f6790d"
+MANIFEST_SHA256 = "3e0e25dcbab33877034168528a1dd36273357790cb305e34bf4259ef3d86feab"
 # Room for a 500-character work-order symptom; longer observations are classified on their
 # first words.
 PROMPT_TOKENS = 192

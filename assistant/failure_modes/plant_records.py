@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from control.workorders.models import FailureMode
@@ -43,3 +44,11 @@ def plant_observations(logs: Path = PLANT_LOGS) -> list[Observation]:
         if mode not in _NO_FAULT and symptom.strip():
             rows.append(Observation(symptom.strip(), class_of(mode)))
     return rows
+
+
+def training_rows(
+    train: Sequence[Observation], dev: Sequence[Observation] = ()
+) -> list[Observation]:
+    """What the adapter learns from, in training's order: train.txt, then dev.txt where the
+    final adapter takes it too, then the plant's own fault records."""
+    return [*train, *dev, *plant_observations()]

@@ -1,10 +1,10 @@
-"""Fine-tunes the 0.5B language model with LoRA to name the failure mode of an observation.
+"""Fine-tunes the 1.5B language model with LoRA to name the failure mode of an observation.
 
 The model reads ``prompt.prompt(observation)`` and learns to continue it with the class name and
 its end-of-text token (``prompt.continuation``); the loss is that continuation's negative log
 likelihood, each row weighted by the square root of its class's balanced weight (so the rare
 classes count, without letting one-example classes dominate). Base: the pinned Qwen2.5-Coder-
-0.5B-Instruct Q4_K_M GGUF, dequantised to float32 by transformers; LoRA on every attention and
+1.5B-Instruct Q4_K_M GGUF, dequantised to float32 by transformers; LoRA on every attention and
 MLP projection; AdamW with linear warm-up and decay. Settings: ``artifact.TrainingSettings``,
 fixed before any figure was seen. torch, transformers and PEFT come with the ``train`` extra; the
 classifier needs none of them.

@@ -1,6 +1,6 @@
 """Failure-mode classification: the shipped adapter, its checks, its figures, its training.
 
-Real components only: llama.cpp with the pinned Qwen2.5-Coder-0.5B GGUF and the shipped LoRA
+Real components only: llama.cpp with the pinned Qwen2.5-Coder-1.5B GGUF and the shipped LoRA
 adapter; torch, transformers and PEFT for the training test; the public data set at
 ../shared/data/failure-modes (tests that need it skip without it).
 """
@@ -28,7 +28,7 @@ from assistant.failure_modes.classifier import MANIFEST_PATH, MANIFEST_SHA256, P
 from assistant.failure_modes.dataset import DEFAULT_DATA_DIR, DatasetError, Observation, read_split
 from assistant.failure_modes.export import gguf_tensor_name
 from assistant.failure_modes.labels import CLASS_MODES, DATASET_MODES, DESCRIPTIONS
-from assistant.failure_modes.plant_records import plant_observations
+from assistant.failure_modes.plant_records import plant_observations, training_rows
 from assistant.failure_modes.train import class_weights, rows_sha256
 from control.workorders.models import FailureMode
 from retrieval.weights import WeightsError
@@ -47,9 +47,10 @@ needs_training = pytest.mark.skipif(
 )
 
 # The published baseline on test.txt (fine-tuned GPT-3.5): accuracy 0.81, macro F1 0.62. The
-# shipped adapter measures 0.806 (50 of 62; the baseline's 0.81 is 50.2) and macro F1 0.631:
-# these floors hold it there, so a regression fails (README, Figures).
-FLOORS = {"dev.txt": (0.75, 0.62), "test.txt": (0.80, 0.62)}
+# shipped adapter measures 0.806 (50 of 62, which is what 0.81 rounds from) and macro F1 0.707:
+# the floors hold it there, so a regression fails (README, Figures). dev.txt is not scored: the
+# shipped adapter was trained on it.
+TEST_ACCURACY_FLOOR, TEST_MACRO_F1_FLOOR = 0.80, 0.70
 
 
 def _copy_model(folder: Path) -> Path:
@@ -75,7 +76,10 @@ def test_shipped_model_is_the_pinned_files_and_loads() -> None:
 
 @needs_data
 def test_shipped_model_was_trained_on_the_data_set_and_the_plant_records() -> None:
-    rows = [*read_split(DEFAULT_DATA_DIR / "train.txt"), *plant_observations()]
+    # train.txt and dev.txt (the final adapter, settings fixed on dev), then the plant's records.
+    rows = training_rows(
+        read_split(DEFAULT_DATA_DIR / "train.txt"), read_split(DEFAULT_DATA_DIR / "dev.txt")
+    )
     manifest = artifact.read(MANIFEST_PATH, MANIFEST_SHA256)
     assert (manifest.train_rows, manifest.train_sha256) == (len(rows), rows_sha256(rows))
     assert manifest.labels == tuple(sorted({row.label for row in rows}))
@@ -209,13 +213,11 @@ def test_cli_reports_a_missing_data_set(tmp_path: Path) -> None:
 
 @needs_data
 @pytest.mark.slow
-@pytest.mark.parametrize("split", ["dev.txt", "test.txt"])
-def test_figures_on_the_data_set(split: str) -> None:
-    result = evaluate(DEFAULT_DATA_DIR / split)
-    accuracy_floor, f1_floor = FLOORS[split]
+def test_figures_on_the_test_split() -> None:
+    result = evaluate(DEFAULT_DATA_DIR / "test.txt")
     assert result["n"] == 62
-    assert result["accuracy"] >= accuracy_floor, result["accuracy"]
-    assert result["macro_f1"] >= f1_floor, result["macro_f1"]
+    assert result["accuracy"] >= TEST_ACCURACY_FLOOR, result["accuracy"]
+    assert result["macro_f1"] >= TEST_MACRO_F1_FLOOR, result["macro_f1"]
     assert {e["gold"] for e in result["errors"]} <= set(DATASET_MODES)
 
 
@@ -272,6 +274,9 @@ def test_training_exports_an_adapter_llama_cpp_applies_as_torch_does(tmp_path: P
                 untuned = answer_log_probs(causal_lm, examples).numpy()
         served = classifier.log_likelihoods(text)
         assert np.abs(tuned - untuned).max() > 5.0  # the adapter matters...
-        np.testing.assert_allclose(served, tuned, atol=1.0)  # ...and llama.cpp applies it
+        # ...and llama.cpp applies it: a wrong tensor name or layout is off by the adapter's
+        # whole effect, while llama.cpp's arithmetic (8-bit activations against Q4_K weights, a
+        # float16 adapter) against float32 leaves up to 1.23 nats on the 1.5B (under 1 on the 0.5B).
+        np.testing.assert_allclose(served, tuned, atol=1.5)
         assert served.argmax() == tuned.argmax()
     classifier.close()
