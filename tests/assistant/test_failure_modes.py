@@ -129,7 +129,6 @@ def test_an_adapter_llama_cpp_cannot_read_is_refused(tmp_path: Path) -> None:
     ("symptom", "mode"),
     [
         ("press 3 bearing running hot", FailureMode.OHE),
-        ("hydraulic oil leaking from the cushion", FailureMode.ELU),
         ("feeder stopped by itself", FailureMode.UST),
         ("Press 3 is squealing on the down stroke, check the bearing", FailureMode.NOI),
         ("vibration on press 3 main motor", FailureMode.VIB),
@@ -146,6 +145,15 @@ def test_plant_symptoms(symptom: str, mode: FailureMode) -> None:
     assert guess.mode == mode, guess
     assert guess.label == DESCRIPTIONS[mode]
     assert 0.0 < guess.confidence <= 1.0
+
+
+def test_a_hydraulic_oil_leak_is_filed_as_a_leak() -> None:
+    # Utility medium (ELU) or process medium (ELP): the model splits about evenly between the
+    # two for this wording (0.50 / 0.49), and the CPU's kernels (AVX2 or AVX-512) pick which
+    # wins. What must hold is that a leak is filed as a leak, and the doubt shows.
+    guess = classify("hydraulic oil leaking from the cushion")
+    assert guess.mode in (FailureMode.ELU, FailureMode.ELP), guess
+    assert guess.confidence < 0.6, guess
 
 
 def test_text_without_words_is_unknown() -> None:
@@ -274,9 +282,12 @@ def test_training_exports_an_adapter_llama_cpp_applies_as_torch_does(tmp_path: P
                 untuned = answer_log_probs(causal_lm, examples).numpy()
         served = classifier.log_likelihoods(text)
         assert np.abs(tuned - untuned).max() > 5.0  # the adapter matters...
-        # ...and llama.cpp applies it: a wrong tensor name or layout is off by the adapter's
-        # whole effect, while llama.cpp's arithmetic (8-bit activations against Q4_K weights, a
-        # float16 adapter) against float32 leaves up to 1.23 nats on the 1.5B (under 1 on the 0.5B).
-        np.testing.assert_allclose(served, tuned, atol=1.5)
+        # ...and llama.cpp applies it: its scores sit with the trained model's, not the untrained
+        # one's (a wrong tensor name or layout leaves out the adapter's whole effect)...
+        assert np.abs(served - tuned).max() < np.abs(served - untuned).max()
+        # ...within llama.cpp's arithmetic against float32 (8-bit activations against Q4_K
+        # weights, a float16 adapter), whose error grows with the score: up to 1.23 nats with the
+        # portable AVX2 kernels, 2.26 on an answer scored -24 with the AVX-512 ones.
+        np.testing.assert_allclose(served, tuned, rtol=0.1, atol=1.0)
         assert served.argmax() == tuned.argmax()
     classifier.close()
