@@ -350,8 +350,9 @@ async def _answer_case(chat: ChatService, case: QuestionCase) -> AnswerResult:
 
 
 async def _failure_modes(console: Console) -> dict[str, Any] | None:
-    """The classifier's figures on the shared test split (the fine-tuned 1.5B, about two seconds
-    per observation on two cores, whichever backend the plans used)."""
+    """The classifier's figures on the shared test split (the fine-tuned 1.5B's three-seed
+    ensemble, about five seconds per observation on two cores, whichever backend the plans
+    used)."""
     if not FAILURE_MODES_TEST.is_file():
         console.print(f"[yellow]{FAILURE_MODES_TEST} not found: failure-mode accuracy skipped")
         return None

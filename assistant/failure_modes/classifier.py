@@ -1,10 +1,11 @@
 """``classify(text)``: the ISO 14224 failure mode of a symptom, from the fine-tuned 1.5B model.
 
-llama.cpp runs the pinned Qwen2.5-Coder-1.5B GGUF with the shipped LoRA adapter (``adapter.gguf``
-beside this file, vetted through ``manifest.json``, whose sha256 is pinned below; retraining
-with ``andon train failure-modes`` prints the new one). Each class scores the log probability
-that the model continues the observation's prompt with the class's name and its end token; the
-best class wins. No torch at run time, nothing downloaded.
+llama.cpp runs the pinned Qwen2.5-Coder-1.5B GGUF with each of the shipped LoRA adapters (an
+ensemble of seeds, ``adapter-seed*.gguf`` beside this file, vetted through ``manifest.json``,
+whose sha256 is pinned below; retraining with ``andon train failure-modes`` prints the new one).
+Under each adapter, each class scores the log probability that the model continues the
+observation's prompt with the class's name and its end token; the members' class probabilities
+are averaged and the most probable class wins. No torch at run time, nothing downloaded.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .scorer import AnswerScorer
 log = structlog.get_logger()
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
-MANIFEST_SHA256 = "3e0e25dcbab33877034168528a1dd36273357790cb305e34bf4259ef3d86feab"
+MANIFEST_SHA256 = "f6e39637ae6fb5638b016138c52cd57f47c9a36243a4c03eccdd7f76c2e8d2d0"
 # Room for a 500-character work-order symptom; longer observations are classified on their
 # first words.
 PROMPT_TOKENS = 192
@@ -51,10 +52,10 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
 
 
 class FailureModeClassifier:
-    """The base model with the adapter applied, scoring the class names after an observation."""
+    """The base model with each adapter applied, scoring the class names after an observation."""
 
     def __init__(
-        self, manifest: AdapterManifest, adapter: Path, base: Path, *, threads: int
+        self, manifest: AdapterManifest, adapters: Sequence[Path], base: Path, *, threads: int
     ) -> None:
         if manifest.base_sha256 != BASE_MODEL.sha256:
             # An adapter trained on other weights would shift them in meaningless directions.
@@ -67,12 +68,16 @@ class FailureModeClassifier:
         self.labels = manifest.labels
         self._scorer = AnswerScorer(
             base,
-            adapter,
+            adapters,
             [continuation(label) for label in self.labels],
             prompt_tokens=PROMPT_TOKENS,
             threads=threads,
         )
-        log.info("failure_modes.loaded", adapter=str(adapter), classes=len(self.labels))
+        log.info(
+            "failure_modes.loaded",
+            adapters=[str(a) for a in adapters],
+            classes=len(self.labels),
+        )
 
     @classmethod
     def load(
@@ -85,7 +90,8 @@ class FailureModeClassifier:
     ) -> FailureModeClassifier:
         manifest = artifact.read(manifest_path, sha256)
         base = model_file(BASE_MODEL, models_dir)
-        return cls(manifest, artifact.adapter_path(manifest_path), base, threads=threads)
+        adapters = artifact.adapter_paths(manifest_path, manifest)
+        return cls(manifest, adapters, base, threads=threads)
 
     def prompt_tokens(self, text: str) -> list[int]:
         """The prompt's tokens, the observation cut to its first words if it would not fit."""
@@ -97,19 +103,24 @@ class FailureModeClassifier:
         return tokens
 
     def log_likelihoods(self, text: str) -> np.ndarray:
-        """``(classes,)``: log P(class name, end | prompt) for each of ``labels``."""
+        """``(members, classes)``: log P(class name, end | prompt) for each of ``labels``,
+        under each member's adapter."""
         return self._scorer.log_likelihoods(self.prompt_tokens(text))
+
+    def probabilities(self, text: str) -> np.ndarray:
+        """``(classes,)``: the members' class probabilities, averaged."""
+        return _softmax(self.log_likelihoods(text)).mean(axis=0)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The data-set class name of each text (what evaluation compares)."""
-        return [self.labels[int(self.log_likelihoods(text).argmax())] for text in texts]
+        return [self.labels[int(self.probabilities(text).argmax())] for text in texts]
 
     def classify(self, text: str) -> FailureModeGuess:
         if not has_words(text):
             return FailureModeGuess(
                 mode=FailureMode.UNK, label=DESCRIPTIONS[FailureMode.UNK], confidence=0.0
             )
-        probabilities = _softmax(self.log_likelihoods(text))
+        probabilities = self.probabilities(text)
         mode = CLASS_MODES[self.labels[int(probabilities.argmax())]]
         # Classes that file as the same mode (Fail to function, Failure to rotate) pool their odds.
         same = [i for i, name in enumerate(self.labels) if CLASS_MODES[name] == mode]

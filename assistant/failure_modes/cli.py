@@ -1,19 +1,28 @@
-"""`andon train failure-modes`: fine-tune the classifier's adapter, write it, score dev.txt."""
+"""`andon train failure-modes`: fine-tune the classifier's adapters (one per seed), write them
+and their manifest, score dev.txt."""
 
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from perception.train_cli import console, fail
 from retrieval.weights import WeightsError
 
 from . import artifact
-from .artifact import BASE_MODEL, TrainingSettings
+from .artifact import BASE_MODEL, SEEDS, TrainingSettings
 from .classifier import MANIFEST_PATH, MANIFEST_SHA256, FailureModeClassifier
 from .dataset import DEFAULT_DATA_DIR, DatasetError, read_split
 from .evaluation import evaluate, format_report
@@ -35,14 +44,25 @@ def _bar() -> Progress:
     )
 
 
+def _report_step(bar: Progress, task: TaskID, done: int, total: int, loss: float) -> None:
+    bar.update(task, completed=done, total=total, note=f"loss {loss:.3f}")
+
+
 def train_failure_modes_command(
     data: Annotated[
         Path, typer.Option(help="folder with train.txt and dev.txt (observation,failure mode)")
     ] = DEFAULT_DATA_DIR,
     out: Annotated[
-        Path, typer.Option(help="folder to write adapter.gguf and manifest.json into")
+        Path, typer.Option(help="folder to write the adapters and manifest.json into")
     ] = MANIFEST_PATH.parent,
-    seed: Annotated[int, typer.Option(help="the adapter's initial weights and batch order")] = 0,
+    seeds: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--seed",
+            help="train one adapter per seed (its initial weights and batch order); repeat "
+            f"for an ensemble [default: {' '.join(map(str, SEEDS))}, the shipped one]",
+        ),
+    ] = None,
     threads: Annotated[int, typer.Option(min=1, max=64, help="torch CPU threads")] = 2,
     with_dev: Annotated[
         bool,
@@ -53,16 +73,16 @@ def train_failure_modes_command(
         ),
     ] = False,
 ) -> None:
-    """Fine-tune Qwen2.5-Coder-1.5B (LoRA) on train.txt and the plant's fault records, write
-    the adapter and its manifest, and score dev.txt with them. About 45 minutes on two cores;
-    needs the `train` extra (torch, transformers, PEFT, gguf)."""
+    """Fine-tune Qwen2.5-Coder-1.5B (LoRA) on train.txt and the plant's fault records, once per
+    seed, write the adapters and their manifest, and score dev.txt with the ensemble. About 45
+    minutes per seed on two cores; needs the `train` extra (torch, transformers, PEFT, gguf)."""
     missing = [name for name in TRAINING_PACKAGES if importlib.util.find_spec(name) is None]
     if missing:
         fail(f"training needs {', '.join(missing)}: pip install 'andon[train]'")
     from andon.settings import Settings
     from assistant.llm.weights import model_file
 
-    from .train import train
+    from .train import manifest, train
 
     try:
         train_rows = read_split(data / "train.txt")
@@ -75,19 +95,29 @@ def train_failure_modes_command(
         base = model_file(BASE_MODEL, models_dir)
     except WeightsError as exc:
         fail(str(exc))
-    settings = TrainingSettings(seed=seed)
+    seeds = list(dict.fromkeys(seeds or SEEDS))  # a seed twice would train the same adapter
+    settings = TrainingSettings()
     console.print(
         f"{len(rows)} observations, {len({r.label for r in rows})} classes; LoRA rank "
-        f"{settings.rank} on {BASE_MODEL.file_name}, {settings.epochs} epochs"
+        f"{settings.rank} on {BASE_MODEL.file_name}, {settings.epochs} epochs, "
+        f"{len(seeds)} adapter(s): seed {', '.join(map(str, seeds))}"
     )
+    members = []
     with _bar() as bar:
-        task = bar.add_task("training", total=None, note="loading the model")
-
-        def step(done: int, total: int, loss: float) -> None:
-            bar.update(task, completed=done, total=total, note=f"loss {loss:.3f}")
-
-        manifest, _ = train(rows, base, out, settings, threads=threads, progress=step)
-    sha256 = artifact.write(manifest, out)
+        for number, seed in enumerate(seeds, start=1):
+            task = bar.add_task(
+                f"seed {seed} ({number} of {len(seeds)})", total=None, note="loading the model"
+            )
+            member, _ = train(
+                rows,
+                base,
+                out,
+                settings.model_copy(update={"seed": seed}),
+                threads=threads,
+                progress=partial(_report_step, bar, task),
+            )
+            members.append(member)
+    sha256 = artifact.write(manifest(rows, members), out)
     classifier = FailureModeClassifier.load(
         out / MANIFEST_PATH.name, sha256, models_dir=models_dir, threads=threads
     )
@@ -104,6 +134,6 @@ def train_failure_modes_command(
         console.print(format_report(dev))
     pin = "the pinned one" if sha256 == MANIFEST_SHA256 else "NOT the pinned one: pin it"
     console.print(
-        f"wrote {out / artifact.ADAPTER_FILE} and {out / MANIFEST_PATH.name}\n"
+        f"wrote {', '.join(m.adapter for m in members)} and {MANIFEST_PATH.name} in {out}\n"
         f"manifest sha256 {sha256} ({pin}: MANIFEST_SHA256 in {CLASSIFIER_SOURCE})"
     )

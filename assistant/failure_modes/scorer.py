@@ -3,8 +3,9 @@
 llama-cpp-python's ``Llama`` keeps one sequence per context, so scoring 24 class names meant
 24 decodes of a few tokens each (3.5 s per observation on two cores). Here the prompt is
 decoded once into sequence 0, each answer's sequence shares that cache (``seq_cp``: no copy
-with a unified cache), and every answer decodes in one batch (under 1 s). Uses llama.cpp's C
-API as llama-cpp-python binds it.
+with a unified cache), and every answer decodes in one batch (under 1 s). Several LoRA adapters
+(an ensemble's members) share the model and the context: each is applied in turn, one such pass
+each. Uses llama.cpp's C API as llama-cpp-python binds it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class AnswerScorer:
-    """A GGUF model with a LoRA adapter applied, scoring fixed answers after any prompt.
+    """A GGUF model with each of its LoRA adapters applied in turn, scoring fixed answers after
+    any prompt.
 
     Not safe from two threads at once (llama.cpp's context is not): a lock serialises calls.
     """
@@ -46,7 +48,7 @@ class AnswerScorer:
     def __init__(
         self,
         model: Path,
-        adapter: Path,
+        adapters: Sequence[Path],
         answers: Sequence[str],
         *,
         prompt_tokens: int,
@@ -54,7 +56,8 @@ class AnswerScorer:
     ) -> None:
         C.llama_backend_init()
         self._lock = threading.Lock()
-        self._model = self._ctx = self._adapter = None
+        self._model = self._ctx = None
+        self._adapters: list[C.llama_adapter_lora_p] = []
         self._batch: C.llama_batch | None = None
         params = C.llama_model_default_params()
         params.n_gpu_layers = 0
@@ -68,11 +71,15 @@ class AnswerScorer:
         self._n_vocab = C.llama_vocab_n_tokens(self._vocab)
         # llama.cpp warns once per MLP block that the adapter's matrices for weights it
         # repacked for AVX2 stay in plain CPU memory: expected, and 12 lines on every start.
-        with logger_level(LLAMA_LOG, logging.CRITICAL):
-            self._adapter = C.llama_adapter_lora_init(self._model, str(adapter).encode())
-        if not self._adapter:
-            self.close()
-            raise WeightsError(f"llama.cpp could not apply the LoRA adapter {adapter} to {model}")
+        for adapter in adapters:
+            with logger_level(LLAMA_LOG, logging.CRITICAL):
+                loaded = C.llama_adapter_lora_init(self._model, str(adapter).encode())
+            if not loaded:
+                self.close()
+                raise WeightsError(
+                    f"llama.cpp could not apply the LoRA adapter {adapter} to {model}"
+                )
+            self._adapters.append(loaded)
         eos = C.llama_vocab_eos(self._vocab)
         # Each answer's tokens, then the end token: the name and nothing after it.
         self.answers = [(*self.tokenize(answer), eos) for answer in answers]
@@ -92,10 +99,6 @@ class AnswerScorer:
         if not self._ctx:
             self.close()
             raise WeightsError(f"llama.cpp could not create a context for {model}")
-        adapters = (C.llama_adapter_lora_p_ctypes * 1)(self._adapter)
-        if C.llama_set_adapters_lora(self._ctx, adapters, 1, (ctypes.c_float * 1)(1.0)):
-            self.close()
-            raise WeightsError(f"llama.cpp could not set the LoRA adapter {adapter}")
         self._batch = C.llama_batch_init(cells, 0, sequences)
 
     def tokenize(self, text: str) -> list[int]:
@@ -108,24 +111,31 @@ class AnswerScorer:
         return list(tokens[:count])
 
     def log_likelihoods(self, prompt: Sequence[int]) -> np.ndarray:
-        """``(answers,)``: log P(answer, end | prompt) of each answer."""
+        """``(adapters, answers)``: log P(answer, end | prompt) of each answer, with each
+        adapter applied."""
         if not 0 < len(prompt) <= self.prompt_room:
             raise ValueError(f"a prompt holds 1 to {self.prompt_room} tokens, got {len(prompt)}")
-        start = len(prompt)
         with self._lock:
-            memory = C.llama_get_memory(self._ctx)
-            C.llama_memory_clear(memory, True)
-            self._decode([(token, pos, 0, pos == start - 1) for pos, token in enumerate(prompt)])
-            first = _log_softmax(self._logits(start - 1))  # predicts every answer's first token
-            for seq in range(1, len(self.answers) + 1):
-                C.llama_memory_seq_cp(memory, 0, seq, -1, -1)
-            rows = [
-                (token, start + j, seq, True)
-                for seq, answer in enumerate(self.answers, start=1)
-                for j, token in enumerate(answer[:-1])
-            ]
-            self._decode(rows)
-            predicted = _log_softmax(np.stack([self._logits(i) for i in range(len(rows))]))
+            return np.stack([self._score(adapter, prompt) for adapter in self._adapters])
+
+    def _score(self, adapter: C.llama_adapter_lora_p, prompt: Sequence[int]) -> np.ndarray:
+        applied = (C.llama_adapter_lora_p_ctypes * 1)(adapter)
+        if C.llama_set_adapters_lora(self._ctx, applied, 1, (ctypes.c_float * 1)(1.0)):
+            raise RuntimeError("llama.cpp could not set a LoRA adapter")
+        start = len(prompt)
+        memory = C.llama_get_memory(self._ctx)
+        C.llama_memory_clear(memory, True)
+        self._decode([(token, pos, 0, pos == start - 1) for pos, token in enumerate(prompt)])
+        first = _log_softmax(self._logits(start - 1))  # predicts every answer's first token
+        for seq in range(1, len(self.answers) + 1):
+            C.llama_memory_seq_cp(memory, 0, seq, -1, -1)
+        rows = [
+            (token, start + j, seq, True)
+            for seq, answer in enumerate(self.answers, start=1)
+            for j, token in enumerate(answer[:-1])
+        ]
+        self._decode(rows)
+        predicted = _log_softmax(np.stack([self._logits(i) for i in range(len(rows))]))
         scores = np.empty(len(self.answers))
         row = 0
         for i, answer in enumerate(self.answers):
@@ -160,9 +170,9 @@ class AnswerScorer:
         if self._ctx:
             C.llama_free(self._ctx)
             self._ctx = None
-        if self._adapter:
-            C.llama_adapter_lora_free(self._adapter)
-            self._adapter = None
+        for adapter in self._adapters:
+            C.llama_adapter_lora_free(adapter)
+        self._adapters.clear()
         if self._model:
             C.llama_model_free(self._model)
             self._model = None

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .artifact import (
-    ADAPTER_FILE,
     BASE_MODEL,
     PROJECTIONS,
     AdapterManifest,
+    Member,
     TrainingSettings,
+    adapter_file,
     sha256_of,
 )
 from .dataset import Observation
@@ -183,27 +184,30 @@ def train(
     *,
     threads: int = 2,
     progress: Progress | None = None,
-) -> tuple[AdapterManifest, Any]:
-    """Fits the adapter on ``rows``, writes ``out_dir/adapter.gguf``; returns its manifest (not
-    yet written) and the trained PEFT model."""
+) -> tuple[Member, Any]:
+    """Fits one adapter on ``rows`` and writes it to ``out_dir`` (named by its seed); returns
+    it as an ensemble member and the trained PEFT model."""
     import torch
 
     torch.set_num_threads(threads)
-    labels = tuple(sorted({row.label for row in rows}))
     weights = class_weights([row.label for row in rows])
     model, tokenizer = load_base(base_gguf)
     examples = [encode(tokenizer, row.text, row.label, weights[row.label]) for row in rows]
     peft_model = fit(model, examples, settings, progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
-    adapter = out_dir / ADAPTER_FILE
+    adapter = out_dir / adapter_file(settings.seed)
     write_lora_gguf(lora_matrices(peft_model), settings.alpha, adapter)
-    manifest = AdapterManifest(
+    member = Member(adapter=adapter.name, adapter_sha256=sha256_of(adapter), settings=settings)
+    return member, peft_model
+
+
+def manifest(rows: Sequence[Observation], members: Sequence[Member]) -> AdapterManifest:
+    """The manifest of adapters trained on ``rows`` (not yet written)."""
+    return AdapterManifest(
         base_model=BASE_MODEL.file_name,
         base_sha256=BASE_MODEL.sha256,
-        adapter_sha256=sha256_of(adapter),
-        labels=labels,
+        labels=tuple(sorted({row.label for row in rows})),
         train_rows=len(rows),
         train_sha256=rows_sha256(rows),
-        settings=settings,
+        members=tuple(members),
     )
-    return manifest, peft_model

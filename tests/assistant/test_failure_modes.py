@@ -1,13 +1,14 @@
-"""Failure-mode classification: the shipped adapter, its checks, its figures, its training.
+"""Failure-mode classification: the shipped adapters, their checks, figures and training.
 
 Real components only: llama.cpp with the pinned Qwen2.5-Coder-1.5B GGUF and the shipped LoRA
-adapter; torch, transformers and PEFT for the training test; the public data set at
-../shared/data/failure-modes (tests that need it skip without it).
+adapters (an ensemble of seeds); torch, transformers and PEFT for the training test; the public
+data set at ../shared/data/failure-modes (tests that need it skip without it).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from assistant.failure_modes import (
     default_classifier,
     evaluate,
 )
-from assistant.failure_modes.artifact import TrainingSettings
+from assistant.failure_modes.artifact import SEEDS, AdapterManifest, TrainingSettings
 from assistant.failure_modes.classifier import MANIFEST_PATH, MANIFEST_SHA256, PROMPT_TOKENS
 from assistant.failure_modes.dataset import DEFAULT_DATA_DIR, DatasetError, Observation, read_split
 from assistant.failure_modes.export import gguf_tensor_name
@@ -53,9 +54,13 @@ needs_training = pytest.mark.skipif(
 TEST_ACCURACY_FLOOR, TEST_MACRO_F1_FLOOR = 0.80, 0.70
 
 
+def _shipped() -> AdapterManifest:
+    return artifact.read(MANIFEST_PATH, MANIFEST_SHA256)
+
+
 def _copy_model(folder: Path) -> Path:
-    """The shipped manifest and adapter, copied into ``folder``; returns the manifest's path."""
-    for name in (MANIFEST_PATH.name, artifact.ADAPTER_FILE):
+    """The shipped manifest and adapters, copied into ``folder``; returns the manifest's path."""
+    for name in (MANIFEST_PATH.name, *(m.adapter for m in _shipped().members)):
         shutil.copy(MANIFEST_PATH.with_name(name), folder / name)
     return folder / MANIFEST_PATH.name
 
@@ -67,10 +72,12 @@ def _flip_a_byte(path: Path) -> None:
 
 
 def test_shipped_model_is_the_pinned_files_and_loads() -> None:
-    manifest = artifact.read(MANIFEST_PATH, MANIFEST_SHA256)
+    manifest = _shipped()
     assert set(manifest.labels) <= set(CLASS_MODES)
     assert "Parameter deviation" in manifest.labels  # learnt from the plant's records alone
-    assert manifest.settings == TrainingSettings()  # the settings fixed before any figure
+    # The ensemble chosen before any figure: the settings fixed then, one adapter per seed.
+    assert [m.settings for m in manifest.members] == [TrainingSettings(seed=s) for s in SEEDS]
+    assert [m.adapter for m in manifest.members] == [artifact.adapter_file(s) for s in SEEDS]
     assert default_classifier().labels == manifest.labels
 
 
@@ -80,22 +87,22 @@ def test_shipped_model_was_trained_on_the_data_set_and_the_plant_records() -> No
     rows = training_rows(
         read_split(DEFAULT_DATA_DIR / "train.txt"), read_split(DEFAULT_DATA_DIR / "dev.txt")
     )
-    manifest = artifact.read(MANIFEST_PATH, MANIFEST_SHA256)
+    manifest = _shipped()
     assert (manifest.train_rows, manifest.train_sha256) == (len(rows), rows_sha256(rows))
     assert manifest.labels == tuple(sorted({row.label for row in rows}))
 
 
 def test_tampered_or_missing_files_are_refused(tmp_path: Path) -> None:
     manifest = _copy_model(tmp_path)
-    _flip_a_byte(tmp_path / artifact.ADAPTER_FILE)
+    last = tmp_path / _shipped().members[-1].adapter  # any member, not only the first
+    _flip_a_byte(last)
     with pytest.raises(WeightsError, match="its manifest pins"):
         FailureModeClassifier.load(manifest, MANIFEST_SHA256, models_dir=MODELS)
     _flip_a_byte(manifest)
     with pytest.raises(WeightsError, match="sha256"):
         FailureModeClassifier.load(manifest, MANIFEST_SHA256, models_dir=MODELS)
-    (tmp_path / artifact.ADAPTER_FILE).unlink()
     _copy_model(tmp_path)
-    (tmp_path / artifact.ADAPTER_FILE).unlink()
+    last.unlink()
     with pytest.raises(WeightsError, match=r"adapter .* is missing"):
         FailureModeClassifier.load(manifest, MANIFEST_SHA256, models_dir=MODELS)
     with pytest.raises(WeightsError, match=r"manifest .* is missing"):
@@ -104,7 +111,7 @@ def test_tampered_or_missing_files_are_refused(tmp_path: Path) -> None:
 
 def test_an_adapter_for_other_weights_is_refused(tmp_path: Path) -> None:
     manifest_path = _copy_model(tmp_path)
-    manifest = artifact.read(manifest_path, MANIFEST_SHA256)
+    manifest = _shipped()
     other = manifest.model_copy(update={"base_sha256": "0" * 64})
     sha256 = artifact.write(other, tmp_path)
     with pytest.raises(WeightsError, match="trained on"):
@@ -114,15 +121,58 @@ def test_an_adapter_for_other_weights_is_refused(tmp_path: Path) -> None:
         FailureModeClassifier.load(manifest_path, None, models_dir=MODELS)
 
 
+def test_a_manifest_names_adapters_beside_it_once_each(tmp_path: Path) -> None:
+    manifest = _shipped()
+    first = manifest.members[0]
+    for members in (
+        (first.model_copy(update={"adapter": "../elsewhere.gguf"}),),  # outside its folder
+        (first, first),  # one adapter counted twice
+    ):
+        data = manifest.model_dump(mode="json") | {
+            "members": [m.model_dump(mode="json") for m in members]
+        }
+        (tmp_path / "manifest.json").write_text(json.dumps(data))
+        with pytest.raises(WeightsError, match="not a failure-mode model manifest"):
+            artifact.read(tmp_path / "manifest.json", None)
+
+
 def test_an_adapter_llama_cpp_cannot_read_is_refused(tmp_path: Path) -> None:
     manifest_path = _copy_model(tmp_path)
-    adapter = tmp_path / artifact.ADAPTER_FILE
+    manifest = _shipped()
+    last = manifest.members[-1]
+    adapter = tmp_path / last.adapter
     adapter.write_bytes(b"GGUF but not really an adapter")
-    manifest = artifact.read(MANIFEST_PATH, MANIFEST_SHA256)
-    pinned = manifest.model_copy(update={"adapter_sha256": artifact.sha256_of(adapter)})
+    bad = last.model_copy(update={"adapter_sha256": artifact.sha256_of(adapter)})
+    pinned = manifest.model_copy(update={"members": (*manifest.members[:-1], bad)})
     sha256 = artifact.write(pinned, tmp_path)
     with pytest.raises(WeightsError, match="could not apply the LoRA adapter"):
         FailureModeClassifier.load(manifest_path, sha256, models_dir=MODELS)
+
+
+def test_the_ensemble_averages_its_members_probabilities(tmp_path: Path) -> None:
+    """Each member alone (its own manifest, its own llama.cpp context) against the ensemble,
+    which applies the adapters in turn on one context."""
+    manifest_path = _copy_model(tmp_path)
+    manifest = _shipped()
+    ensemble = default_classifier()
+    text = "hydraulic pump noisy and running hot"
+    alone = []
+    for member in manifest.members:
+        single = manifest.model_copy(update={"members": (member,)})
+        classifier = FailureModeClassifier.load(
+            manifest_path, artifact.write(single, tmp_path), models_dir=MODELS
+        )
+        alone.append(classifier.log_likelihoods(text)[0])
+        classifier.close()
+    together = ensemble.log_likelihoods(text)
+    np.testing.assert_allclose(together, np.stack(alone), atol=1e-4)
+    assert len(manifest.members) == len(SEEDS)
+    # The members disagree somewhere (else the ensemble would be one model thrice).
+    assert np.abs(together - together[0]).max() > 0.01
+    probabilities = ensemble.probabilities(text)
+    expected = np.mean([np.exp(a) / np.exp(a).sum() for a in alone], axis=0)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    assert ensemble.predict([text]) == [manifest.labels[int(expected.argmax())]]
 
 
 @pytest.mark.parametrize(
@@ -239,7 +289,7 @@ def test_training_exports_an_adapter_llama_cpp_applies_as_torch_does(tmp_path: P
     import torch
 
     from assistant.failure_modes.artifact import BASE_MODEL
-    from assistant.failure_modes.train import answer_log_probs, encode, train
+    from assistant.failure_modes.train import answer_log_probs, encode, manifest, train
     from assistant.llm.weights import model_file
 
     rows = [
@@ -255,7 +305,7 @@ def test_training_exports_an_adapter_llama_cpp_applies_as_torch_does(tmp_path: P
     ]
     settings = TrainingSettings(epochs=2, batch_size=3, learning_rate=3e-3, warmup_steps=0)
     losses: list[float] = []
-    manifest, peft_model = train(
+    member, peft_model = train(
         rows,
         model_file(BASE_MODEL, MODELS),
         tmp_path,
@@ -263,8 +313,11 @@ def test_training_exports_an_adapter_llama_cpp_applies_as_torch_does(tmp_path: P
         progress=lambda step, total, loss: losses.append(loss),
     )
     assert len(losses) == 4 and losses[-1] < losses[0], losses
+    assert member.adapter == artifact.adapter_file(settings.seed)
     classifier = FailureModeClassifier.load(
-        tmp_path / "manifest.json", artifact.write(manifest, tmp_path), models_dir=MODELS
+        tmp_path / "manifest.json",
+        artifact.write(manifest(rows, [member]), tmp_path),
+        models_dir=MODELS,
     )
     assert classifier.labels == ("Leaking", "Noise", "Overheating")
     from transformers import AutoTokenizer
@@ -280,7 +333,7 @@ def test_training_exports_an_adapter_llama_cpp_applies_as_torch_does(tmp_path: P
             tuned = answer_log_probs(causal_lm, examples).numpy()
             with peft_model.disable_adapter():
                 untuned = answer_log_probs(causal_lm, examples).numpy()
-        served = classifier.log_likelihoods(text)
+        (served,) = classifier.log_likelihoods(text)  # one member
         assert np.abs(tuned - untuned).max() > 5.0  # the adapter matters...
         # ...and llama.cpp applies it: its scores sit with the trained model's, not the untrained
         # one's (a wrong tensor name or layout leaves out the adapter's whole effect)...
