@@ -47,11 +47,11 @@ needs_training = pytest.mark.skipif(
     reason="the train extra (torch, transformers, PEFT, gguf) is not installed",
 )
 
-# The published baseline on test.txt (fine-tuned GPT-3.5): accuracy 0.81, macro F1 0.62. The
-# shipped adapter measures 0.806 (50 of 62, which is what 0.81 rounds from) and macro F1 0.707:
-# the floors hold it there, so a regression fails (README, Figures). dev.txt is not scored: the
-# shipped adapter was trained on it.
-TEST_ACCURACY_FLOOR, TEST_MACRO_F1_FLOOR = 0.80, 0.70
+# The published baseline on test.txt (fine-tuned GPT-3.5): accuracy 0.81 (50 of 62), macro F1
+# 0.62. The shipped ensemble measures 0.823 (51 of 62) and macro F1 0.712 (README, "Session
+# 15"): the floors hold it above the baseline, so a regression fails. dev.txt is not scored:
+# the shipped adapters were trained on it.
+TEST_ACCURACY_FLOOR, TEST_MACRO_F1_FLOOR = 0.82, 0.70
 
 
 def _shipped() -> AdapterManifest:
@@ -188,6 +188,10 @@ def test_the_ensemble_averages_its_members_probabilities(tmp_path: Path) -> None
         ("The feeder 1 feed length is drifting", FailureMode.PDE),
         ("F-01 strip jam on feeder 2", FailureMode.SER),
         ("press 3 main bearing temperature is at 88 °C", FailureMode.OHE),
+        # Hydraulic oil is a utility medium here (labels.py). Seed 0 alone split 0.50 / 0.49
+        # between utility and process medium, the CPU's kernels picking the winner; the
+        # ensemble files it as a utility leak at 0.82.
+        ("hydraulic oil leaking from the cushion", FailureMode.ELU),
     ],
 )
 def test_plant_symptoms(symptom: str, mode: FailureMode) -> None:
@@ -195,15 +199,6 @@ def test_plant_symptoms(symptom: str, mode: FailureMode) -> None:
     assert guess.mode == mode, guess
     assert guess.label == DESCRIPTIONS[mode]
     assert 0.0 < guess.confidence <= 1.0
-
-
-def test_a_hydraulic_oil_leak_is_filed_as_a_leak() -> None:
-    # Utility medium (ELU) or process medium (ELP): the model splits about evenly between the
-    # two for this wording (0.50 / 0.49), and the CPU's kernels (AVX2 or AVX-512) pick which
-    # wins. What must hold is that a leak is filed as a leak, and the doubt shows.
-    guess = classify("hydraulic oil leaking from the cushion")
-    assert guess.mode in (FailureMode.ELU, FailureMode.ELP), guess
-    assert guess.confidence < 0.6, guess
 
 
 def test_text_without_words_is_unknown() -> None:
